@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from .core import WorkbenchError, atomic_path, atomic_write
+from .data import REDACTED, detect_sensitive
 
 # %% auto #0
-__all__ = ['DTYPES', 'REDACTED', 'ContractError', 'ColumnRule', 'Contract', 'load_contract', 'detect_sensitive', 'infer_contract',
-           'RuleResult', 'Validation', 'validate', 'write_table', 'validate_source']
+__all__ = ['DTYPES', 'ContractError', 'ColumnRule', 'Contract', 'load_contract', 'infer_contract', 'RuleResult', 'Validation',
+           'validate', 'write_table', 'validate_source']
 
 # %% ../nbs/22_contract.ipynb #75178bf8
 class ContractError(WorkbenchError, ValueError):
@@ -93,113 +94,6 @@ def load_contract(path: str|Path, # a contract JSON file
     return Contract(**{**d, "columns": cols})
 
 # %% ../nbs/22_contract.ipynb #f2798567
-_PII_NAME = re.compile(r"e-?mail|phone|mobile|\bname\b|first_?name|last_?name|full_?name|surname|ssn|passport|"
-                       r"address|street|zip|postcode|birth|dob|iban|credit_?card|card_?number|ip_?addr", re.I)
-_PII_VALUE = {"e-mail address": re.compile(r"^[\w.+-]+@[\w-]+\.[\w.-]+$"),
-              "phone number": re.compile(r"^\+?[\d\s().-]{7,}$")}
-
-def detect_sensitive(df: pd.DataFrame, # the table
-                     sample: int=1_000, # values looked at per column
-                    ) -> dict[str, str]:
-    "Columns that look like personal data, with the reason: flagged for a person to confirm."
-    out = {}
-    for c in df.columns:
-        if _PII_NAME.search(str(c)): out[c] = f"its name {str(c)!r} suggests personal data"; continue
-        if df[c].dtype == object or isinstance(df[c].dtype, pd.StringDtype):
-            vals = df[c].dropna().astype(str).head(sample)
-            for what, rx in _PII_VALUE.items():
-                if len(vals) and vals.str.match(rx).mean() > 0.8: out[c] = f"its values look like {what}s"; break
-    return out
-
-def _logical(s: pd.Series, max_categories: int) -> str:
-    if pd.api.types.is_bool_dtype(s): return "bool"
-    if pd.api.types.is_integer_dtype(s): return "int"
-    if pd.api.types.is_float_dtype(s): return "float"
-    if pd.api.types.is_datetime64_any_dtype(s): return "datetime"
-    if isinstance(s.dtype, pd.CategoricalDtype): return "category"
-    n, u = s.notna().sum(), s.nunique(dropna=True)
-    return "category" if u <= max_categories and u <= max(0.5 * n, 1) else "string"
-
-def _num(x):
-    x = x.item() if hasattr(x, "item") else x
-    return int(x) if isinstance(x, (int, np.integer)) or (isinstance(x, float) and x.is_integer() and abs(x) < 2**53) else float(x)
-
-# %% ../nbs/22_contract.ipynb #1157561c
-def infer_contract(df: pd.DataFrame, # the reference table: data known to be good
-                   keys: list|None=None, # key columns; default: a single unique, complete column named like an id
-                   sensitive: list|None=None, # columns to treat as sensitive (besides those detected)
-                   tolerance: float=0.1, # share of each range beyond min/max that is only a warning
-                   max_categories: int=50, # text columns with at most this many distinct values are categories
-                   source: str="", # what the reference is, for the record
-                  ) -> Contract:
-    "A contract that the reference table `df` satisfies."
-    if df.shape[1] == 0: raise ContractError("cannot infer a contract from a table with no columns")
-    sensitive, detected = set(sensitive or []), detect_sensitive(df)
-    unknown = sensitive - set(df.columns)
-    if unknown: raise ContractError(f"sensitive columns {sorted(unknown)} are not in the table; columns: {list(df.columns)}")
-    cols = {}
-    for c in df.columns:
-        s = df[c]
-        dt = _logical(s, max_categories)
-        miss = float(s.isna().mean()) if len(s) else 0.0
-        r = ColumnRule(dtype=dt, nullable=bool(miss > 0), max_missing=round(min(1.0, max(2 * miss, miss + 0.02)) if miss else 0.0, 4),
-                       tolerance=tolerance, sensitive=c in sensitive or c in detected,
-                       note=("sensitive: " + detected[c] + "; confirm or set sensitive to false") if c in detected and c not in sensitive else "")
-        v = s.dropna()
-        if len(v) and dt in ("int", "float"):
-            r.min, r.max = _num(v.min()), _num(v.max())
-        elif len(v) and dt == "datetime":   # time moves on: no upper bound; the lower one already includes the tolerance
-            r.min = (v.min() - tolerance * (v.max() - v.min())).isoformat()
-        elif dt == "category":
-            r.categories = sorted(map(str, v.unique())) if not r.sensitive else None
-            if r.sensitive: r.dtype = "string"   # a category list would write the values into the contract
-        if r.sensitive: r.min = r.max = None
-        cols[str(c)] = r
-    if keys is None:
-        ids = [c for c in df.columns if re.search(r"(^|_)id$", str(c), re.I) and df[c].notna().all() and df[c].is_unique]
-        keys = ids[:1]
-    missing = [k for k in keys if k not in df.columns]
-    if missing: raise ContractError(f"key columns {missing} are not in the table; columns: {list(df.columns)}")
-    return Contract(columns=cols, keys=list(keys), source=source, rows=len(df))
-
-# %% ../nbs/22_contract.ipynb #0df2a4dd
-REDACTED = "<redacted>"
-
-@dataclass
-class RuleResult:
-    "The outcome of one rule."
-    rule: str # type, missing, range, category, unique_key, missing_column, extra_column, missing_share
-    column: str|None
-    severity: str # hard (rows quarantined) or soft (a warning)
-    violations: int # rows that break it
-    examples: list # a few offending values ('<redacted>' for sensitive columns)
-    message: str
-
-@dataclass
-class Validation:
-    "The outcome of validating a table against a contract."
-    rows: int
-    kept: int
-    quarantined: int
-    results: list # RuleResult, hard first
-    kept_frame: pd.DataFrame
-    quarantine: pd.DataFrame # the quarantined rows, sensitive values redacted, with _row (position in the input) and _reason
-
-    @property
-    def passed(self) -> bool: return self.quarantined == 0 and not any(r.severity == "hard" for r in self.results)
-    @property
-    def warnings(self) -> list: return [r for r in self.results if r.severity == "soft"]
-
-    def to_dict(self) -> dict:
-        "Counts and per-rule results, JSON-ready."
-        return dict(rows=self.rows, kept=self.kept, quarantined=self.quarantined, passed=self.passed,
-                    rules=[asdict(r) for r in self.results])
-
-    def table(self) -> pd.DataFrame:
-        "The per-rule results as a table."
-        return pd.DataFrame([asdict(r) for r in self.results], columns=list(RuleResult.__dataclass_fields__))
-
-# %% ../nbs/22_contract.ipynb #d9a90fb9
 _BOOL = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False, "t": True, "f": False, "y": True, "n": False}
 
 def _as_type(s: pd.Series, dtype: str):
@@ -229,6 +123,101 @@ def _as_type(s: pd.Series, dtype: str):
         return x, x.isna() & ~na
     return s, pd.Series(False, index=s.index)
 
+def _logical(s: pd.Series, max_categories: int) -> str:
+    if pd.api.types.is_bool_dtype(s): return "bool"
+    if pd.api.types.is_integer_dtype(s): return "int"
+    if pd.api.types.is_float_dtype(s): return "float"
+    if pd.api.types.is_datetime64_any_dtype(s): return "datetime"
+    if isinstance(s.dtype, pd.CategoricalDtype): return "category"
+    n, u = s.notna().sum(), s.nunique(dropna=True)
+    if n == 0: return "string"   # all missing: nothing to learn categories from
+    sample = s.dropna().astype(str).head(500)
+    if sample.str.match(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}").mean() > 0.95:   # dates kept as text (CSV)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if pd.to_datetime(sample, errors="coerce", format="mixed").notna().mean() > 0.95: return "datetime"
+    return "category" if u <= max_categories and u <= max(0.5 * n, 1) else "string"
+
+def _num(x):
+    x = x.item() if hasattr(x, "item") else x
+    return int(x) if isinstance(x, (int, np.integer)) or (isinstance(x, float) and x.is_integer() and abs(x) < 2**53) else float(x)
+
+# %% ../nbs/22_contract.ipynb #1157561c
+def infer_contract(df: pd.DataFrame, # the reference table: data known to be good
+                   keys: list|None=None, # key columns; default: a single unique, complete column named like an id
+                   sensitive: list|None=None, # columns to treat as sensitive (besides those detected)
+                   tolerance: float=0.1, # share of each range beyond min/max that is only a warning
+                   max_categories: int=50, # text columns with at most this many distinct values are categories
+                   source: str="", # what the reference is, for the record
+                  ) -> Contract:
+    "A contract that the reference table `df` satisfies."
+    if df.shape[1] == 0: raise ContractError("cannot infer a contract from a table with no columns")
+    if len(df) == 0: raise ContractError("cannot infer a contract from an empty table (0 rows): use data known to be good")
+    sensitive, detected = set(sensitive or []), detect_sensitive(df)
+    unknown = sensitive - set(df.columns)
+    if unknown: raise ContractError(f"sensitive columns {sorted(unknown)} are not in the table; columns: {list(df.columns)}")
+    cols = {}
+    for c in df.columns:
+        s = df[c]
+        dt = _logical(s, max_categories)
+        miss = float(s.isna().mean()) if len(s) else 0.0
+        r = ColumnRule(dtype=dt, nullable=bool(miss > 0), max_missing=round(min(1.0, max(2 * miss, miss + 0.02)) if miss else 0.0, 4),
+                       tolerance=tolerance, sensitive=c in sensitive or c in detected,
+                       note=("sensitive: " + detected[c] + "; confirm or set sensitive to false") if c in detected and c not in sensitive else "")
+        v = (_as_type(s, dt)[0] if dt == "datetime" else s).dropna()
+        if len(v) and dt in ("int", "float"):
+            r.min, r.max = _num(v.min()), _num(v.max())
+        elif len(v) and dt == "datetime":   # time moves on: no upper bound; the lower one already includes the tolerance
+            r.min = (v.min() - tolerance * (v.max() - v.min())).isoformat()
+        elif dt == "category":
+            r.categories = sorted(map(str, v.unique())) if not r.sensitive else None
+            if r.sensitive: r.dtype = "string"   # a category list would write the values into the contract
+        if r.sensitive: r.min = r.max = None
+        cols[str(c)] = r
+    if keys is None:
+        ids = [c for c in df.columns if re.search(r"(^|_)id$", str(c), re.I) and df[c].notna().all() and df[c].is_unique]
+        keys = ids[:1]
+    missing = [k for k in keys if k not in df.columns]
+    if missing: raise ContractError(f"key columns {missing} are not in the table; columns: {list(df.columns)}")
+    return Contract(columns=cols, keys=list(keys), source=source, rows=len(df))
+
+# %% ../nbs/22_contract.ipynb #0df2a4dd
+@dataclass
+class RuleResult:
+    "The outcome of one rule."
+    rule: str # type, missing, range, category, unique_key, missing_column, extra_column, missing_share
+    column: str|None
+    severity: str # hard (rows quarantined) or soft (a warning)
+    violations: int # rows that break it
+    examples: list # a few offending values ('<redacted>' for sensitive columns)
+    message: str
+
+@dataclass
+class Validation:
+    "The outcome of validating a table against a contract."
+    rows: int
+    kept: int
+    quarantined: int
+    results: list # RuleResult, hard first
+    kept_frame: pd.DataFrame
+    quarantine: pd.DataFrame # the quarantined rows, sensitive values redacted, with _row (position in the input) and _reason
+    missing: dict = field(default_factory=dict) # missing values per contract column present in the data
+
+    @property
+    def passed(self) -> bool: return self.quarantined == 0 and not any(r.severity == "hard" for r in self.results)
+    @property
+    def warnings(self) -> list: return [r for r in self.results if r.severity == "soft"]
+
+    def to_dict(self) -> dict:
+        "Counts and per-rule results, JSON-ready."
+        return dict(rows=self.rows, kept=self.kept, quarantined=self.quarantined, passed=self.passed,
+                    rules=[asdict(r) for r in self.results], missing=self.missing)
+
+    def table(self) -> pd.DataFrame:
+        "The per-rule results as a table."
+        return pd.DataFrame([asdict(r) for r in self.results], columns=list(RuleResult.__dataclass_fields__))
+
+# %% ../nbs/22_contract.ipynb #d9a90fb9
 def _range_masks(x: pd.Series, r: ColumnRule):
     "(hard, soft) masks: values beyond the tolerance band, and inside it but outside [min, max]. One bound: no band."
     if r.min is None and r.max is None: return None, None
@@ -257,7 +246,7 @@ def validate(df: pd.DataFrame, # the table to check
              contract: Contract, # what it must satisfy
             ) -> Validation:
     "Check `df` against `contract`: per-rule results, the rows kept and the rows quarantined with reasons."
-    n, results, hard = len(df), [], []   # hard: (reason text, row mask)
+    n, results, hard, missing = len(df), [], [], {}   # hard: (reason text, row mask)
     def add(rule, col, sev, mask, msg, examples=()):
         k = int(mask.sum()) if hasattr(mask, "sum") else int(mask)
         if k == 0: return
@@ -271,6 +260,7 @@ def validate(df: pd.DataFrame, # the table to check
         x, bad_type = _as_type(s, r.dtype)
         add("type", c, "hard", bad_type, f"{c}: not a {r.dtype}", _examples(s, bad_type, r.sensitive))
         na = x.isna() & ~bad_type
+        missing[c] = int(na.sum())
         if not r.nullable: add("missing", c, "hard", na, f"{c}: missing, but the contract allows no missing value")
         share = float(na.mean()) if n else 0.0
         if r.nullable and share > r.max_missing:
@@ -318,7 +308,8 @@ def validate(df: pd.DataFrame, # the table to check
     q["_reason"] = reasons.to_numpy()
     results.sort(key=lambda r: (r.severity != "hard", -r.violations))
     kept = df.iloc[np.flatnonzero(~bad)]
-    return Validation(rows=n, kept=len(kept), quarantined=len(idx), results=results, kept_frame=kept, quarantine=q.reset_index(drop=True))
+    return Validation(rows=n, kept=len(kept), quarantined=len(idx), results=results, kept_frame=kept,
+                      quarantine=q.reset_index(drop=True), missing=missing)
 
 # %% ../nbs/22_contract.ipynb #0e85ebbb
 def write_table(df: pd.DataFrame, # the rows to write
@@ -359,13 +350,14 @@ def validate_source(spec, # a source name, or a file, folder or glob (see workbe
                    ) -> Validation:
     "Validate a whole source batch by batch; write its quarantine; return the merged result."
     from workbench.data import iter_batches
-    results, qparts, kept_parts, seen = {}, [], [], np.empty(0, dtype=np.uint64)
+    results, qparts, kept_parts, seen, missing = {}, [], [], np.empty(0, dtype=np.uint64), {}
     rows = kept = 0
     keys = contract.keys
     for batch in iter_batches(spec, settings, rows=batch_rows):
         batch = batch.reset_index(drop=True)
         v = validate(batch, contract)
         _merge(results, v.results)
+        for c, k in v.missing.items(): missing[c] = missing.get(c, 0) + k
         q = v.quarantine.assign(_row=v.quarantine._row + rows)
         k = v.kept_frame
         if keys and all(c in batch.columns for c in keys):
@@ -397,4 +389,5 @@ def validate_source(spec, # a source name, or a file, folder or glob (see workbe
     if quarantine is not None: write_table(qdf, quarantine)
     kept_frame = pd.concat(kept_parts) if kept_parts else pd.DataFrame()
     if rows != kept + len(qdf): raise WorkbenchError(f"internal error: {rows} rows in, {kept} kept + {len(qdf)} quarantined")
-    return Validation(rows=rows, kept=kept, quarantined=len(qdf), results=merged, kept_frame=kept_frame, quarantine=qdf)
+    return Validation(rows=rows, kept=kept, quarantined=len(qdf), results=merged, kept_frame=kept_frame, quarantine=qdf,
+                      missing=missing)

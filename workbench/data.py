@@ -8,15 +8,18 @@ Docs: https://github.com/workbench-dev/workbench/data.html.md"""
 from __future__ import annotations
 
 import glob as _glob
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .core import Settings, SourceSettings, WorkbenchError
 
 # %% auto #0
-__all__ = ['DataError', 'resolve_source', 'read_table', 'iter_batches', 'SourceStatus', 'source_status', 'inventory']
+__all__ = ['REDACTED', 'DataError', 'resolve_source', 'read_table', 'detect_sensitive', 'sensitive_columns', 'redact',
+           'iter_batches', 'SourceStatus', 'source_status', 'inventory']
 
 # %% ../nbs/20_data.ipynb #c3337528
 class DataError(WorkbenchError, ValueError):
@@ -62,11 +65,22 @@ def resolve_source(spec: str|Path|SourceSettings, # a source name from settings.
     return SourceSettings(name=path.stem or str(spec), kind=kind, path=path)
 
 # %% ../nbs/20_data.ipynb #32fd772d
+def _sep(src: SourceSettings, f: Path) -> str:
+    "The CSV delimiter: the source's when set, else sniffed from the first lines (',', ';', tab or '|')."
+    if src.delimiter != ",": return src.delimiter
+    if f.suffix.lower() == ".tsv": return "\t"
+    import csv
+    try:
+        with open(f, newline="", encoding="utf-8", errors="replace") as fh: head = fh.read(64 * 1024)
+        first = head.splitlines()[0] if head else ""
+        if "," in first: return ","
+        return csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
+    except (csv.Error, OSError, IndexError): return ","
+
 def _read_file(src: SourceSettings, f: Path, columns):
     try:
         if src.kind == "parquet": return pd.read_parquet(f, columns=columns)
-        sep = "\t" if f.suffix.lower() == ".tsv" and src.delimiter == "," else src.delimiter
-        return pd.read_csv(f, sep=sep, usecols=columns, parse_dates=[c for c in src.parse_dates if columns is None or c in columns],
+        return pd.read_csv(f, sep=_sep(src, f), usecols=columns, parse_dates=[c for c in src.parse_dates if columns is None or c in columns],
                            low_memory=False)
     except (OSError, ValueError, pd.errors.ParserError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -103,6 +117,45 @@ def read_table(spec: str|Path|SourceSettings, # a source name, or a file, folder
     frames = [_read_file(src, f, columns) for f in files]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
+# %% ../nbs/20_data.ipynb #ef6a9521
+_PII_NAME = re.compile(r"e-?mail|phone|mobile|^name$|(first|last|full|sur|given|family|middle|customer|user|person|contact)_?name|"
+                       r"ssn|social_?security|passport|address|street|zip_?code|postcode|birth|dob|iban|credit_?card|"
+                       r"card_?number|ip_?addr", re.I)
+_PII_VALUE = {"e-mail address": re.compile(r"^[\w.+-]+@[\w-]+\.[\w.-]+$"),
+              "phone number": re.compile(r"^(?!\d{4}-\d\d-\d\d)\+?(?:[\s().-]*\d){7,15}[\s().-]*$")}  # not an ISO date
+
+def detect_sensitive(df: pd.DataFrame, # the table
+                     sample: int=1_000, # values looked at per column
+                    ) -> dict[str, str]:
+    "Columns that look like personal data, with the reason: flagged for a person to confirm."
+    out = {}
+    for c in df.columns:
+        if _PII_NAME.search(str(c)): out[c] = f"its name {str(c)!r} suggests personal data"; continue
+        if df[c].dtype == object or isinstance(df[c].dtype, pd.StringDtype):
+            vals = df[c].dropna().astype(str).head(sample)
+            for what, rx in _PII_VALUE.items():
+                if len(vals) and vals.str.match(rx).mean() > 0.8: out[c] = f"its values look like {what}s"; break
+    return out
+
+REDACTED = "<redacted>"
+
+def sensitive_columns(df: pd.DataFrame, # the table
+                      declared: list|None=None, # columns declared sensitive (settings.ini, a contract)
+                     ) -> dict[str, str]:
+    "Every column to treat as sensitive, with the reason: declared, or detected as likely personal data."
+    out = {c: "declared sensitive" for c in (declared or []) if c in df.columns}
+    for c, why in detect_sensitive(df).items(): out.setdefault(c, f"detected: {why}; confirm with sensitive = ... in settings.ini")
+    return out
+
+def redact(df: pd.DataFrame, # the table
+           columns, # the columns whose values must not be shown
+          ) -> pd.DataFrame:
+    "A copy of `df` whose `columns` hold '<redacted>' where a value was present (missing values stay missing)."
+    out = df.copy()
+    for c in columns:
+        if c in out.columns: out[c] = pd.Series(np.where(out[c].isna(), None, REDACTED), index=out.index, dtype=object)
+    return out
+
 # %% ../nbs/20_data.ipynb #7e0785ae
 def iter_batches(spec: str|Path|SourceSettings, # a source name, or a file, folder or glob
                  settings: Settings|None=None, # the project's settings
@@ -127,8 +180,7 @@ def iter_batches(spec: str|Path|SourceSettings, # a source name, or a file, fold
             except Exception as e: raise DataError(f"cannot read {str(f)!r} as parquet: {type(e).__name__}: {e}") from e
         else:
             try:
-                sep = "\t" if f.suffix.lower() == ".tsv" and src.delimiter == "," else src.delimiter
-                yield from pd.read_csv(f, sep=sep, usecols=columns, chunksize=rows, low_memory=False,
+                yield from pd.read_csv(f, sep=_sep(src, f), usecols=columns, chunksize=rows, low_memory=False,
                                        parse_dates=[c for c in src.parse_dates if columns is None or c in columns])
             except (OSError, ValueError, pd.errors.ParserError) as e:
                 raise DataError(f"cannot read {str(f)!r} as csv: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
@@ -185,8 +237,7 @@ def source_status(src: SourceSettings) -> SourceStatus:
                 st.rows, st.columns = sum(m.num_rows for m in metas), metas[0].num_columns
             else:
                 st.rows = sum(_count_csv_rows(f) for f in files)
-                sep = "\t" if files[0].suffix.lower() == ".tsv" and src.delimiter == "," else src.delimiter
-                st.columns = pd.read_csv(files[0], sep=sep, nrows=5).shape[1]
+                st.columns = pd.read_csv(files[0], sep=_sep(src, files[0]), nrows=5).shape[1]
         st.modified = datetime.fromtimestamp(mtime, timezone.utc).isoformat(timespec="seconds")
         st.age_hours = round((time.time() - mtime) / 3600, 2)
     except Exception as e:

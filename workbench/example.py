@@ -175,6 +175,12 @@ parse_dates = snapshot_month, signup_date
 description = Profile of the customer snapshots
 schedule = 0 6 * * 1
 data = customers
+
+[job:quality]
+description = Customer snapshots checked against their data contract; bad rows quarantined
+schedule = 30 6 * * *
+data = customers
+contract = contracts/customers.json
 """
 
 def write_example_settings(folder: str|Path, # project folder

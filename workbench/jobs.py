@@ -201,12 +201,10 @@ def _jsonable(v):
     if isinstance(v, (str, int, float, bool)) or v is None: return v
     raise TypeError(f"a headline metric must be a number, text, true/false or None, got {type(v).__name__}: {v!r}")
 
-def record(**metrics):
+def record(**metrics) -> None:
     "Record headline metrics of this run, e.g. `record(rows=1000, auc=0.91)`."
     from IPython.display import display
-    clean = {k: _jsonable(v) for k, v in metrics.items()}
-    display({METRICS_MIME: clean, "text/plain": ""}, raw=True)
-    return clean
+    display({METRICS_MIME: {k: _jsonable(v) for k, v in metrics.items()}, "text/plain": ""}, raw=True)
 
 def recorded_metrics(nb) -> dict:
     "The headline metrics an executed notebook recorded (later values win)."
@@ -335,7 +333,7 @@ def _finish(rec, st, settings, nb_path, tmp_nb, status, error, duration):
     return rec
 
 # %% ../nbs/70_jobs.ipynb #8aeeda6f
-DEMO_JOBS = ["profile"]
+DEMO_JOBS = ["profile", "quality"]
 
 def run_demo(folder: str|Path|None=None, # project folder; default: the current folder
              n_customers: int=20_000, # customers per month in the example data
@@ -348,7 +346,15 @@ def run_demo(folder: str|Path|None=None, # project folder; default: the current 
     folder = Path(folder or Path.cwd())
     settings = load_settings(write_example_settings(folder))
     echo(f"generating example data: {n_customers:,} customers × {months} months → {settings.project.data_dir}")
-    write_example(settings.project.data_dir, n_customers, months)
+    files = write_example(settings.project.data_dir, n_customers, months)
+    contract = settings.root/"contracts"/"customers.json"
+    if not contract.exists():   # the contract is what the first half year looked like: later months break it
+        import pandas as pd
+        from workbench.contract import infer_contract
+        ref, src = files[:max(1, len(files) // 2)], settings.sources["customers"]
+        echo(f"inferring the data contract from the first {len(ref)} month(s) → {contract}")
+        infer_contract(pd.concat([pd.read_parquet(p) for p in ref], ignore_index=True), keys=src.keys,
+                       sensitive=src.sensitive, source=f"the first {len(ref)} month(s) of {src.name}").save(contract)
     runs = []
     for job in DEMO_JOBS:
         echo(f"running job {job!r}…")

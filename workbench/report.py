@@ -108,6 +108,9 @@ def render_report(nb, # the executed notebook (NotebookNode)
     import workbench
     nb = _strip_papermill_markers(nb)
     title = title or _first_heading(nb) or rec.job
+    first = nb.cells[0] if nb.cells else None
+    if first is not None and first.cell_type == "markdown" and first.source.strip() == f"# {title}":
+        nb.cells = nb.cells[1:]   # a title-only first cell: the header already shows it
     exp = HTMLExporter(template_name="lab", extra_loaders=[DictLoader({"wb_report.html.j2": _TEMPLATE})],
                        template_file="wb_report.html.j2", exclude_input=True, exclude_input_prompt=True,
                        exclude_output_prompt=True, embed_images=True)
