@@ -20,7 +20,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['SETTINGS_FILE', 'WorkbenchError', 'SettingsError', 'MissingExtraError', 'require', 'atomic_path', 'atomic_write',
            'file_sha256', 'frame_fingerprint', 'ProjectSettings', 'ProblemSettings', 'SourceSettings', 'JobSettings',
-           'AlertRule', 'Settings', 'find_settings', 'load_settings']
+           'AlertRule', 'JoinSettings', 'FeatureSettings', 'Settings', 'find_settings', 'load_settings']
 
 # %% ../nbs/00_core.ipynb #7ed9762a
 class WorkbenchError(Exception):
@@ -139,6 +139,13 @@ def _cron(v):
     return v
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
+_DATE_PARTS = ("year", "quarter", "month", "day", "dayofweek", "dayofyear", "hour", "minute")
+
+def _date_parts(v):
+    parts = _list(v)
+    bad = [p for p in parts if p not in _DATE_PARTS]
+    if bad: raise _Bad(f"unknown date part(s) {bad}; allowed: {', '.join(_DATE_PARTS)}")
+    return parts
 
 # %% ../nbs/00_core.ipynb #6a98045f
 @dataclass(frozen=True)
@@ -210,6 +217,29 @@ class AlertRule:
     notify: list = field(default_factory=list) # where to send it: 'log', a file path, or an http(s) URL
 
 @dataclass(frozen=True)
+class JoinSettings:
+    "A `[join:NAME]` section: a data set made by joining two sources (or joins) on keys."
+    name: str
+    left: str # a source or join name
+    right: str # a source or join name
+    on: list # key columns present on both sides
+    how: str = "left" # left, inner, outer or right
+    validate: str = "m:1" # expected relationship: 1:1, m:1, 1:m or m:m; anything else is an error
+    description: str = ""
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    "The `[features]` section: how raw columns become model inputs (see `workbench.transform`)."
+    exclude: list = field(default_factory=list) # columns never used as features (target, id and time columns always are)
+    numeric_impute: str = "median" # median, mean or zero
+    scale: bool = True # standardise numeric columns
+    categorical_impute: str = "constant" # constant (a 'missing' category) or most_frequent
+    encode: str = "onehot" # onehot or ordinal
+    max_categories: int = 20 # categories kept per column; rarer ones are grouped
+    min_frequency: float = 0.005 # categories rarer than this share are grouped as infrequent
+    date_parts: list = field(default_factory=lambda: ["year", "month", "dayofweek"]) # parts taken from date columns
+
+@dataclass(frozen=True)
 class Settings:
     "Everything in `settings.ini`, typed and validated."
     path: Path # the settings.ini file
@@ -219,6 +249,8 @@ class Settings:
     sources: dict
     jobs: dict
     alerts: dict
+    joins: dict = field(default_factory=dict)
+    features: FeatureSettings = field(default_factory=FeatureSettings)
 
 # %% ../nbs/00_core.ipynb #7229949d
 _METRICS = {"binary": ("roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "balanced_accuracy",
@@ -239,8 +271,13 @@ _SCHEMA = {
                 enabled=_bool),
     "alert": dict(metric=_str, job=_str, above=_float(), below=_float(),
                   severity=_choice("info", "warning", "critical"), notify=_list),
+    "join": dict(left=_str, right=_str, on=_list, how=_choice("left", "inner", "outer", "right"),
+                 validate=_choice("1:1", "m:1", "1:m", "m:m"), description=_str),
+    "features": dict(exclude=_list, numeric_impute=_choice("median", "mean", "zero"), scale=_bool,
+                     categorical_impute=_choice("constant", "most_frequent"), encode=_choice("onehot", "ordinal"),
+                     max_categories=_int(1), min_frequency=_float(0, 1), date_parts=_date_parts),
 }
-_KINDS = "[project], [problem], [source:NAME], [job:NAME], [alert:NAME]"
+_KINDS = "[project], [problem], [features], [source:NAME], [join:NAME], [job:NAME], [alert:NAME]"
 
 # %% ../nbs/00_core.ipynb #0f60b8d5
 SETTINGS_FILE = "settings.ini"
@@ -285,11 +322,11 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
     try: cp.read_string(path.read_text(encoding="utf-8"), source=str(path))
     except (configparser.Error, UnicodeDecodeError) as e:
         raise SettingsError(f"{path}: cannot be parsed as an INI file: {e}".replace("\n", " ")) from e
-    problems, sources, jobs, alerts = [], {}, {}, {}
-    project = problem = None
+    problems, sources, jobs, alerts, joins = [], {}, {}, {}, {}
+    project = problem = features = None
     for sec in cp.sections():
         kind, colon, name = (x.strip() for x in sec.partition(":"))
-        named = kind in ("source", "job", "alert")
+        named = kind in ("source", "job", "alert", "join")
         if kind not in _SCHEMA:
             near = difflib.get_close_matches(kind, _SCHEMA, n=1)
             hint = f"did you mean [{near[0]}{colon}{name}]? " if near else ""
@@ -308,16 +345,19 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
         elif kind == "problem": problem = vals
         elif kind == "source": sources[name] = _source(fname, sec, name, vals, root, problems)
         elif kind == "job": jobs[name] = JobSettings(name=name, notebook=vals.pop("notebook", name), parameters=extra, **vals)
+        elif kind == "features": features = vals
+        elif kind == "join": joins[name] = _join(fname, sec, name, vals, problems)
         else: alerts[name] = _alert(fname, sec, name, vals, problems)
     if project is None: problems.insert(0, f"{fname}: the [project] section is missing; add one with at least name = ...")
     if problem is not None: _check_problem(fname, problem, problems)
+    _check_joins(fname, joins, sources, problems)
     if problems: raise SettingsError([f"{path}: {len(problems)} problem(s)"] + problems)
     proj = ProjectSettings(name=project.get("name") or root.name, description=project.get("description", ""),
                            data_dir=_path(root, project.get("data_dir", "data")),
                            reports_dir=_path(root, project.get("reports_dir", "reports")),
                            state_dir=_path(root, project.get("state_dir", ".workbench")))
     return Settings(path=path, root=root, project=proj, problem=ProblemSettings(**(problem or {})),
-                    sources=sources, jobs=jobs, alerts=alerts)
+                    sources=sources, jobs=jobs, alerts=alerts, joins=joins, features=FeatureSettings(**(features or {})))
 
 # %% ../nbs/00_core.ipynb #8eecbad9
 def _source(fname, sec, name, vals, root, problems):
@@ -342,6 +382,26 @@ def _alert(fname, sec, name, vals, problems):
     if vals.get("above") is None and vals.get("below") is None:
         problems.append(f"{fname} [{sec}]: give above = NUMBER, below = NUMBER, or both")
     return AlertRule(name=name, metric=vals.pop("metric", ""), **vals)
+
+def _join(fname, sec, name, vals, problems):
+    for k in ("left", "right", "on"):
+        if not vals.get(k): problems.append(f"{fname} [{sec}]: {k} is missing; a join needs left = SOURCE, right = SOURCE, on = KEY[, KEY...]")
+    return JoinSettings(name=name, left=vals.pop("left", ""), right=vals.pop("right", ""), on=vals.pop("on", []), **vals)
+
+def _check_joins(fname, joins, sources, problems):
+    for j in joins.values():
+        if j.name in sources: problems.append(f"{fname} [join:{j.name}]: a source has the same name; rename one of them")
+        for side in ("left", "right"):
+            ref = getattr(j, side)
+            if ref and ref not in sources and ref not in joins:
+                problems.append(f"{fname} [join:{j.name}] {side}={ref!r}: not a [source:NAME] or [join:NAME]; known: "
+                                f"{', '.join([*sources, *joins]) or 'none'}")
+    for j in joins.values():   # a join may build on joins, but never on itself
+        seen, todo = set(), [j.left, j.right]
+        while todo:
+            x = todo.pop()
+            if x == j.name: problems.append(f"{fname} [join:{j.name}]: joins itself through {sorted(seen) or [j.name]}"); break
+            if x in joins and x not in seen: seen.add(x); todo += [joins[x].left, joins[x].right]
 
 def _check_problem(fname, p, problems):
     task = p.get("task", "binary")

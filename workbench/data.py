@@ -19,7 +19,7 @@ from .core import Settings, SourceSettings, WorkbenchError
 
 # %% auto #0
 __all__ = ['REDACTED', 'DataError', 'resolve_source', 'read_table', 'detect_sensitive', 'sensitive_columns', 'redact',
-           'iter_batches', 'SourceStatus', 'source_status', 'inventory']
+           'iter_batches', 'SourceStatus', 'source_status', 'inventory', 'JoinError', 'join_frames', 'read_join']
 
 # %% ../nbs/20_data.ipynb #c3337528
 class DataError(WorkbenchError, ValueError):
@@ -51,6 +51,11 @@ def resolve_source(spec: str|Path|SourceSettings, # a source name from settings.
     "The source `spec` names: a configured source, or one made up from a path."
     if isinstance(spec, SourceSettings): return spec
     if settings is not None and str(spec) in settings.sources: return settings.sources[str(spec)]
+    if settings is not None and str(spec) in settings.joins:
+        j = settings.joins[str(spec)]
+        sides = [resolve_source(j.left, settings), resolve_source(j.right, settings)]
+        return SourceSettings(name=j.name, kind="join", description=j.description or f"{j.left} {j.how} join {j.right} on {', '.join(j.on)}",
+                              sensitive=sorted({c for s in sides for c in s.sensitive}), keys=list(sides[0].keys))
     path = Path(spec).expanduser()
     if settings is not None and not path.is_absolute(): path = settings.root/path
     files = _files(path)
@@ -110,6 +115,9 @@ def read_table(spec: str|Path|SourceSettings, # a source name, or a file, folder
               ) -> pd.DataFrame:
     "Load a whole source into one DataFrame (partitions are concatenated in name order)."
     src = resolve_source(spec, settings)
+    if src.kind == "join":
+        df = read_join(settings.joins[src.name], settings)
+        return df[columns] if columns else df
     if src.kind == "sql": return _read_sql(src, columns)
     files = _files(src.path)
     if not files: raise DataError(f"source {src.name!r}: no data files at {str(src.path)!r}")
@@ -164,8 +172,8 @@ def iter_batches(spec: str|Path|SourceSettings, # a source name, or a file, fold
                 ):
     "Yield the source as DataFrames of at most `rows` rows."
     src = resolve_source(spec, settings)
-    if src.kind == "sql":
-        df = _read_sql(src, columns)   # drivers stream poorly through pandas; SQL sources are read whole
+    if src.kind in ("sql", "join"):   # SQL drivers stream poorly through pandas; joins are made in memory
+        df = read_table(src.name if src.kind == "join" else src, settings, columns)
         for i in range(0, max(len(df), 1), rows): yield df.iloc[i:i + rows]
         return
     files = _files(src.path)
@@ -247,3 +255,37 @@ def source_status(src: SourceSettings) -> SourceStatus:
 def inventory(settings: Settings) -> list[SourceStatus]:
     "The status of every configured source."
     return [source_status(s) for s in settings.sources.values()]
+
+# %% ../nbs/20_data.ipynb #346e846e
+class JoinError(DataError):
+    "A join would multiply rows, or its keys are missing."
+
+def _dup_keys(df: pd.DataFrame, on: list, side: str, name: str, n: int=5) -> str:
+    counts = df.groupby(on, dropna=False, observed=True).size()
+    dup = counts[counts > 1].sort_values(ascending=False)
+    shown = ", ".join(f"{k!r}×{v}" for k, v in dup.head(n).items())
+    return (f"{len(dup):,} key(s) repeat on the {side} side ({name}), e.g. {shown}" if len(dup) else "")
+
+def join_frames(left: pd.DataFrame, right: pd.DataFrame, # the two tables
+                on: list, # key columns, present in both
+                how: str="left", # left, inner, outer or right
+                validate: str="m:1", # the expected relationship: 1:1, m:1, 1:m or m:m
+                names: tuple=("left", "right"), # the sides' names, for messages
+               ) -> pd.DataFrame:
+    "Join two tables after checking that no key repeats where the relationship says it may not."
+    for df, side, name in ((left, "left", names[0]), (right, "right", names[1])):
+        missing = [k for k in on if k not in df.columns]
+        if missing: raise JoinError(f"join key(s) {missing} are not in the {side} table ({name}); its columns: {list(df.columns)}")
+    problems = []
+    if validate in ("1:1", "1:m"): problems.append(_dup_keys(left, on, "left", names[0]))
+    if validate in ("1:1", "m:1"): problems.append(_dup_keys(right, on, "right", names[1]))
+    problems = [p for p in problems if p]
+    if problems:
+        raise JoinError(f"joining {names[0]} with {names[1]} on {on} expects {validate}, but " + "; ".join(problems)
+                        + ": the join would multiply rows. Deduplicate that side, add key columns, or declare validate = m:m")
+    out = left.merge(right, on=on, how=how, suffixes=("", f"_{names[1]}"))
+    return out
+
+def read_join(j, settings: Settings) -> pd.DataFrame:
+    "The data set a `[join:NAME]` section declares."
+    return join_frames(read_table(j.left, settings), read_table(j.right, settings), j.on, j.how, j.validate, (j.left, j.right))
