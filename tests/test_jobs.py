@@ -33,6 +33,7 @@ def test_profile_job_through_cli(project):
     assert "Profile of customers" in html and "4,500 rows × 19 columns" in html
     assert external_refs(html) == [], external_refs(html)[:5]
     assert "<iframe" in html and "srcdoc=" in html               # the ydata-profiling report is inline
+    assert "Warning" not in html.split("<iframe")[0]             # no stray warnings in the report
     assert (project / run["report"]).parent.joinpath(f"{run['id']}_files", "profile.html").exists()
     index = (project / "reports" / "index.html").read_text()
     assert run["id"] in index and f'href="profile/{run["id"]}.html"' in index

@@ -18,7 +18,7 @@ import pandas as pd
 from .core import require
 
 # %% auto #0
-__all__ = ['ProfilePlan', 'plan_profile', 'Profile', 'profile_frame', 'iframe_html']
+__all__ = ['ProfilePlan', 'plan_profile', 'Profile', 'profile_frame', 'iframe_html', 'show_html']
 
 # %% ../nbs/21_profile.ipynb #b0cdc294
 @dataclass
@@ -104,3 +104,8 @@ def iframe_html(page: str, # a complete HTML page
     "HTML of an iframe that holds `page` inline."
     return (f'<iframe title="{html.escape(title)}" srcdoc="{html.escape(page, quote=True)}" '
             f'style="width:100%;height:{int(height)}px;border:1px solid #ddd;border-radius:4px"></iframe>')
+
+def show_html(markup: str):
+    "Display raw HTML in a notebook (IPython's HTML object warns about iframes; this does not)."
+    from IPython.display import display
+    display({"text/html": markup}, raw=True)
