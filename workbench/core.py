@@ -141,6 +141,19 @@ def _cron(v):
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 _DATE_PARTS = ("year", "quarter", "month", "day", "dayofweek", "dayofyear", "hour", "minute")
 
+_DTYPES = ("int", "float", "bool", "string", "category", "datetime")
+
+def _dtypes(v):
+    "`col: type, col: type` pairs."
+    out = {}
+    for item in _list(v):
+        col, sep, typ = item.rpartition(":")
+        col, typ = col.strip(), typ.strip()
+        if not sep or not col: raise _Bad(f"write column: type pairs, e.g. 'age: float, plan: category'; got {item!r}")
+        if typ not in _DTYPES: raise _Bad(f"type {typ!r} of column {col!r} is not one of {', '.join(_DTYPES)}")
+        out[col] = typ
+    return out
+
 def _date_parts(v):
     parts = _list(v)
     bad = [p for p in parts if p not in _DATE_PARTS]
@@ -191,6 +204,7 @@ class SourceSettings:
     keys: list = field(default_factory=list)
     sensitive: list = field(default_factory=list)
     parse_dates: list = field(default_factory=list)
+    dtypes: dict = field(default_factory=dict) # column -> int, float, bool, string, category or datetime
     delimiter: str = ","
 
 @dataclass(frozen=True)
@@ -266,7 +280,7 @@ _SCHEMA = {
                     period=_choice("day", "week", "month", "quarter", "year"), project_cost=_float(0),
                     description=_str),
     "source": dict(kind=_choice("csv", "parquet", "sql"), path=_str, url=_str, table=_str, query=_str, owner=_str,
-                   description=_str, keys=_list, sensitive=_list, parse_dates=_list, delimiter=_str),
+                   description=_str, keys=_list, sensitive=_list, parse_dates=_list, dtypes=_dtypes, delimiter=_str),
     "job": dict(notebook=_str, schedule=_cron, timeout=_int(1), cell_timeout=_int(1), description=_str,
                 enabled=_bool),
     "alert": dict(metric=_str, job=_str, above=_float(), below=_float(),

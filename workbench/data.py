@@ -18,8 +18,9 @@ import pandas as pd
 from .core import Settings, SourceSettings, WorkbenchError
 
 # %% auto #0
-__all__ = ['REDACTED', 'DataError', 'resolve_source', 'read_table', 'detect_sensitive', 'sensitive_columns', 'redact',
-           'iter_batches', 'SourceStatus', 'source_status', 'inventory', 'JoinError', 'join_frames', 'read_join']
+__all__ = ['REDACTED', 'DataError', 'resolve_source', 'apply_dtypes', 'read_table', 'detect_sensitive', 'sensitive_columns',
+           'redact', 'iter_batches', 'SourceStatus', 'source_status', 'inventory', 'JoinError', 'join_frames',
+           'read_join']
 
 # %% ../nbs/20_data.ipynb #c3337528
 class DataError(WorkbenchError, ValueError):
@@ -82,6 +83,20 @@ def _sep(src: SourceSettings, f: Path) -> str:
         return csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
     except (csv.Error, OSError, IndexError): return ","
 
+_PANDAS = {"int": "Int64", "float": "float64", "bool": "boolean", "string": "string", "category": "category"}
+
+def apply_dtypes(df: pd.DataFrame, src: SourceSettings, where: str="") -> pd.DataFrame:
+    "Cast columns to the source's declared `dtypes` (datetimes parsed, integers nullable); a value that does not fit is an error naming it."
+    for c, t in src.dtypes.items():
+        if c not in df.columns: continue
+        try:
+            if t == "datetime": df[c] = pd.to_datetime(df[c], format="mixed") if not pd.api.types.is_datetime64_any_dtype(df[c]) else df[c]
+            elif t in ("int", "float"): df[c] = pd.to_numeric(df[c]).astype(_PANDAS[t])
+            else: df[c] = df[c].astype(_PANDAS[t])
+        except (ValueError, TypeError) as e:
+            raise DataError(f"source {src.name!r}{where}: column {c!r} is declared {t} in settings.ini, but {e}") from e
+    return df
+
 def _read_file(src: SourceSettings, f: Path, columns):
     try:
         if src.kind == "parquet": return pd.read_parquet(f, columns=columns)
@@ -123,7 +138,7 @@ def read_table(spec: str|Path|SourceSettings, # a source name, or a file, folder
     if not files: raise DataError(f"source {src.name!r}: no data files at {str(src.path)!r}")
     src = _with_kind(src, files)
     frames = [_read_file(src, f, columns) for f in files]
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return apply_dtypes(frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True), src)
 
 # %% ../nbs/20_data.ipynb #ef6a9521
 _PII_NAME = re.compile(r"e-?mail|phone|mobile|^name$|(first|last|full|sur|given|family|middle|customer|user|person|contact)_?name|"
@@ -184,12 +199,13 @@ def iter_batches(spec: str|Path|SourceSettings, # a source name, or a file, fold
             import pyarrow.parquet as pq
             try:
                 pf = pq.ParquetFile(f)
-                for b in pf.iter_batches(batch_size=rows, columns=columns): yield b.to_pandas()
+                for b in pf.iter_batches(batch_size=rows, columns=columns): yield apply_dtypes(b.to_pandas(), src, f" ({f.name})")
             except Exception as e: raise DataError(f"cannot read {str(f)!r} as parquet: {type(e).__name__}: {e}") from e
         else:
             try:
-                yield from pd.read_csv(f, sep=_sep(src, f), usecols=columns, chunksize=rows, low_memory=False,
-                                       parse_dates=[c for c in src.parse_dates if columns is None or c in columns])
+                for chunk in pd.read_csv(f, sep=_sep(src, f), usecols=columns, chunksize=rows, low_memory=False,
+                                         parse_dates=[c for c in src.parse_dates if columns is None or c in columns]):
+                    yield apply_dtypes(chunk, src, f" ({f.name})")
             except (OSError, ValueError, pd.errors.ParserError) as e:
                 raise DataError(f"cannot read {str(f)!r} as csv: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
 
