@@ -97,7 +97,7 @@ def test_broken_settings_message(project):
 
 def test_unknown_job_and_check(project):
     p = wb(project, "run", "nosuch")
-    assert p.returncode == 2 and "unknown job 'nosuch'; known jobs: boom, ok, profile, slow" in p.stderr
+    assert p.returncode == 2 and "unknown job 'nosuch'; known jobs: boom, ok, profile, quality, slow" in p.stderr
     assert "ok (" in wb(project, "check", check=0).stdout
     ini = project / "settings.ini"
     ini.write_text(ini.read_text() + "\n[job:typo]\nnotebook = profile\nsample_row = 5\n")

@@ -154,6 +154,16 @@ def _dtypes(v):
         out[col] = typ
     return out
 
+def _matrix(v):
+    "A JSON list of equal-length lists of numbers."
+    import json
+    try: m = json.loads(v)
+    except json.JSONDecodeError: raise _Bad("expected a JSON matrix, e.g. [[1, -2], [-3, 4]]") from None
+    if not (isinstance(m, list) and m and all(isinstance(r, list) and len(r) == len(m[0]) for r in m)
+            and all(isinstance(x, (int, float)) for r in m for x in r)):
+        raise _Bad("expected a JSON matrix of numbers with rows of equal length, e.g. [[1, -2], [-3, 4]]")
+    return m
+
 def _date_parts(v):
     parts = _list(v)
     bad = [p for p in parts if p not in _DATE_PARTS]
@@ -185,6 +195,7 @@ class ProblemSettings:
     value_fp: float = 0.0 # value (usually a negative cost) of a false positive
     value_fn: float = 0.0
     value_tn: float = 0.0
+    value_matrix: list|None = None # multiclass: value of each (true, predicted) pair, rows = true class
     volume_per_period: int|None = None # cases scored per period
     period: str = "month"
     project_cost: float = 0.0
@@ -276,7 +287,7 @@ _SCHEMA = {
     "project": dict(name=_str, data_dir=_str, reports_dir=_str, state_dir=_str, description=_str),
     "problem": dict(task=_choice(*_METRICS), target=_str, positive_class=_str, id_column=_str, time_column=_str,
                     metric=_str, success_threshold=_float(), secondary_metrics=_list, value_tp=_float(),
-                    value_fp=_float(), value_fn=_float(), value_tn=_float(), volume_per_period=_int(0),
+                    value_fp=_float(), value_fn=_float(), value_tn=_float(), value_matrix=_matrix, volume_per_period=_int(0),
                     period=_choice("day", "week", "month", "quarter", "year"), project_cost=_float(0),
                     description=_str),
     "source": dict(kind=_choice("csv", "parquet", "sql"), path=_str, url=_str, table=_str, query=_str, owner=_str,
