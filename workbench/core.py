@@ -20,7 +20,8 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['SETTINGS_FILE', 'WorkbenchError', 'SettingsError', 'MissingExtraError', 'require', 'atomic_path', 'atomic_write',
            'file_sha256', 'frame_fingerprint', 'ProjectSettings', 'ProblemSettings', 'SourceSettings', 'JobSettings',
-           'AlertRule', 'JoinSettings', 'FeatureSettings', 'Settings', 'find_settings', 'load_settings']
+           'AlertRule', 'JoinSettings', 'FeatureSettings', 'TrainSettings', 'Settings', 'find_settings',
+           'load_settings']
 
 # %% ../nbs/00_core.ipynb #7ed9762a
 class WorkbenchError(Exception):
@@ -154,6 +155,11 @@ def _dtypes(v):
         out[col] = typ
     return out
 
+def _n_jobs(v):
+    n = _int(-1)(v)
+    if n == 0: raise _Bad("use a positive number of workers, or -1 for all cores")
+    return n
+
 def _matrix(v):
     "A JSON list of equal-length lists of numbers."
     import json
@@ -199,6 +205,7 @@ class ProblemSettings:
     volume_per_period: int|None = None # cases scored per period
     period: str = "month"
     project_cost: float = 0.0
+    data: str = "" # the source (or join) to train on; default: the first source
     description: str = ""
 
 @dataclass(frozen=True)
@@ -265,6 +272,19 @@ class FeatureSettings:
     date_parts: list = field(default_factory=lambda: ["year", "month", "dayofweek"]) # parts taken from date columns
 
 @dataclass(frozen=True)
+class TrainSettings:
+    "The `[train]` section: which candidates, how they are judged (see `workbench.train`)."
+    candidates: list = field(default_factory=lambda: ["dummy", "linear", "random_forest", "gradient_boosting"])
+    split: str = "auto" # auto (time when [problem] time_column is set, else stratified/random), time, stratified, random
+    test_size: float = 0.2 # share of rows (or of time periods) held out
+    cv_folds: int = 5 # cross-validation folds on the training part
+    search: bool = False # a small hyperparameter search per candidate
+    n_jobs: int = 1 # parallel workers (-1: all cores)
+    max_rows: int|None = None # train on at most this many rows (a random sample); the holdout is never sampled
+    seed: int = 0
+    models_dir: str = "models" # where trained models are saved, relative to the project
+
+@dataclass(frozen=True)
 class Settings:
     "Everything in `settings.ini`, typed and validated."
     path: Path # the settings.ini file
@@ -276,6 +296,7 @@ class Settings:
     alerts: dict
     joins: dict = field(default_factory=dict)
     features: FeatureSettings = field(default_factory=FeatureSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
 
 # %% ../nbs/00_core.ipynb #7229949d
 _METRICS = {"binary": ("roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "balanced_accuracy",
@@ -289,20 +310,22 @@ _SCHEMA = {
                     metric=_str, success_threshold=_float(), secondary_metrics=_list, value_tp=_float(),
                     value_fp=_float(), value_fn=_float(), value_tn=_float(), value_matrix=_matrix, volume_per_period=_int(0),
                     period=_choice("day", "week", "month", "quarter", "year"), project_cost=_float(0),
-                    description=_str),
+                    data=_str, description=_str),
     "source": dict(kind=_choice("csv", "parquet", "sql"), path=_str, url=_str, table=_str, query=_str, owner=_str,
                    description=_str, keys=_list, sensitive=_list, parse_dates=_list, dtypes=_dtypes, delimiter=_str),
     "job": dict(notebook=_str, schedule=_cron, timeout=_int(1), cell_timeout=_int(1), description=_str,
                 enabled=_bool),
     "alert": dict(metric=_str, job=_str, above=_float(), below=_float(),
                   severity=_choice("info", "warning", "critical"), notify=_list),
+    "train": dict(candidates=_list, split=_choice("auto", "time", "stratified", "random"), test_size=_float(0.01, 0.9),
+                  cv_folds=_int(2, 50), search=_bool, n_jobs=_n_jobs, max_rows=_int(100), seed=_int(0), models_dir=_str),
     "join": dict(left=_str, right=_str, on=_list, how=_choice("left", "inner", "outer", "right"),
                  validate=_choice("1:1", "m:1", "1:m", "m:m"), description=_str),
     "features": dict(exclude=_list, numeric_impute=_choice("median", "mean", "zero"), scale=_bool,
                      categorical_impute=_choice("constant", "most_frequent"), encode=_choice("onehot", "ordinal"),
                      max_categories=_int(1), min_frequency=_float(0, 1), date_parts=_date_parts),
 }
-_KINDS = "[project], [problem], [features], [source:NAME], [join:NAME], [job:NAME], [alert:NAME]"
+_KINDS = "[project], [problem], [features], [train], [source:NAME], [join:NAME], [job:NAME], [alert:NAME]"
 
 # %% ../nbs/00_core.ipynb #0f60b8d5
 SETTINGS_FILE = "settings.ini"
@@ -348,7 +371,7 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
     except (configparser.Error, UnicodeDecodeError) as e:
         raise SettingsError(f"{path}: cannot be parsed as an INI file: {e}".replace("\n", " ")) from e
     problems, sources, jobs, alerts, joins = [], {}, {}, {}, {}
-    project = problem = features = None
+    project = problem = features = train = None
     for sec in cp.sections():
         kind, colon, name = (x.strip() for x in sec.partition(":"))
         named = kind in ("source", "job", "alert", "join")
@@ -371,6 +394,7 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
         elif kind == "source": sources[name] = _source(fname, sec, name, vals, root, problems)
         elif kind == "job": jobs[name] = JobSettings(name=name, notebook=vals.pop("notebook", name), parameters=extra, **vals)
         elif kind == "features": features = vals
+        elif kind == "train": train = vals
         elif kind == "join": joins[name] = _join(fname, sec, name, vals, problems)
         else: alerts[name] = _alert(fname, sec, name, vals, problems)
     if project is None: problems.insert(0, f"{fname}: the [project] section is missing; add one with at least name = ...")
@@ -382,7 +406,8 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
                            reports_dir=_path(root, project.get("reports_dir", "reports")),
                            state_dir=_path(root, project.get("state_dir", ".workbench")))
     return Settings(path=path, root=root, project=proj, problem=ProblemSettings(**(problem or {})),
-                    sources=sources, jobs=jobs, alerts=alerts, joins=joins, features=FeatureSettings(**(features or {})))
+                    sources=sources, jobs=jobs, alerts=alerts, joins=joins, features=FeatureSettings(**(features or {})),
+                    train=TrainSettings(**(train or {})))
 
 # %% ../nbs/00_core.ipynb #8eecbad9
 def _source(fname, sec, name, vals, root, problems):
