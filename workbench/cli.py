@@ -18,7 +18,7 @@ from .core import WorkbenchError, load_settings
 
 # %% auto #0
 __all__ = ['EXIT', 'cmd_run', 'cmd_runs', 'cmd_jobs', 'cmd_check', 'cmd_demo', 'cmd_sources', 'cmd_contract_infer',
-           'cmd_validate', 'cmd_catalog', 'parser', 'main']
+           'cmd_validate', 'cmd_train', 'cmd_evaluate', 'cmd_catalog', 'parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #76b7abb1
 EXIT = {"succeeded": 0, "failed": 1, "timed_out": 124, "cancelled": 130}
@@ -136,6 +136,35 @@ def cmd_validate(a):
         for r in v.results: print(f"  [{r.severity}] {r.violations:>9,}  {r.message}" + (f"  e.g. {r.examples[:3]}" if r.examples else ""))
     return 1 if v.quarantined else 0
 
+def cmd_train(a):
+    "Train the candidates, evaluate the best and save it with its model card."
+    from dataclasses import replace
+    from workbench.evaluate import train_project
+    s = _settings(a)
+    if a.candidates: s = replace(s, train=replace(s.train, candidates=[c.strip() for c in a.candidates.split(",") if c.strip()]))
+    run = train_project(s, a.data or "", progress=not a.json)
+    ev, tr = run.evaluation, run.evaluation.train
+    if a.json:
+        print(json.dumps(dict(best=tr.best, model=str(run.model_dir), threshold=ev.threshold, metrics=ev.metrics, success=ev.success,
+                              success_text=ev.success_text, roi=None if ev.roi is None else ev.roi.summary(), split=tr.split.description,
+                              leaderboard=json.loads(tr.leaderboard().to_json(orient="records"))), indent=1, default=str))
+    else:
+        print(tr.leaderboard().drop(columns=[c for c in tr.leaderboard().columns if c.endswith(" std")]).to_string(index=False))
+        print(f"\nbest: {tr.best} → {run.model_dir}\nsuccess criterion {ev.success_text}")
+        if ev.roi: print(f"threshold {ev.threshold:g}: {ev.roi.summary()}")
+    return 0
+
+def cmd_evaluate(a):
+    "Metrics of a saved model on new labelled data."
+    from workbench.data import read_table
+    from workbench.evaluate import evaluate_saved
+    out = evaluate_saved(a.model, read_table(a.data, _maybe_settings(a)))
+    if a.json: print(json.dumps(out, indent=1, default=str))
+    else:
+        print(f"{out['rows']:,} labelled rows, threshold {out['threshold']}")
+        for m, v in out["metrics"].items(): print(f"  {m:20} {v:.4f}   (at training: {out['trained'].get(m, float('nan')):.4f})")
+    return 0
+
 def cmd_catalog(a):
     "Rebuild reports/index.html from the run history."
     from workbench.jobs import rebuild_catalog
@@ -191,6 +220,16 @@ def parser() -> argparse.ArgumentParser:
     va.add_argument("--quarantine", help="write quarantined rows here (.parquet or .csv)")
     va.add_argument("--json", action="store_true", help="print rows, kept, quarantined and per-rule results as JSON")
     va.set_defaults(func=cmd_validate)
+    tr = sub.add_parser("train", help="train the candidates, compare them, evaluate the best and save it")
+    tr.add_argument("--data", help="a source or join name, or a path (default: [problem] data, else the first source)")
+    tr.add_argument("--candidates", help="comma-separated candidates (default: [train] candidates)")
+    tr.add_argument("--json", action="store_true", help="print the leaderboard and evaluation as JSON")
+    tr.set_defaults(func=cmd_train)
+    ev = sub.add_parser("evaluate", help="metrics of a saved model on new labelled data")
+    ev.add_argument("model", help="a saved model version folder, models/NAME/VERSION")
+    ev.add_argument("data", help="a source name, or a CSV/Parquet file, folder or glob, with the target column")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=cmd_evaluate)
     return p
 
 def _terminate(signum, frame):

@@ -53,7 +53,7 @@ def confusion(y_true, y_pred, labels) -> pd.DataFrame:
     "Counts of (true, predicted) pairs, rows = true."
     from sklearn.metrics import confusion_matrix
     m = confusion_matrix(y_true, y_pred, labels=labels)
-    return pd.DataFrame(m, index=[f"true {l}" for l in labels], columns=[f"predicted {l}" for l in labels])
+    return pd.DataFrame(m, index=[f"true {c}" for c in labels], columns=[f"predicted {c}" for c in labels])
 
 # %% ../nbs/31_evaluate.ipynb #6a37e1e1
 def _wilson(k: int, n: int, z: float=1.96):
@@ -215,7 +215,7 @@ def model_card(ev: Evaluation, name: str, data_desc: str="") -> str:
               "- Probabilities are " + ("reasonably calibrated" if ev.calibration is not None and (ev.calibration.predicted - ev.calibration.observed).abs().max() < 0.1
                                        else "not well calibrated: do not read them as exact rates") + "." if pr.task == "binary" else "",
               *([f"- Sensitive columns ({', '.join(ev.hidden)}) are used as inputs but never shown." ] if ev.hidden else []), ""]
-    return "\n".join(l for l in lines if l is not None) + "\n"
+    return "\n".join(x for x in lines if x is not None) + "\n"
 
 def save_model(ev: Evaluation, # the evaluation of the chosen model
                folder: str|Path, # models folder, e.g. the project's models/
@@ -288,8 +288,10 @@ def train_project(settings: Settings, # the project's settings
     hidden = list(sensitive_columns(df, src.sensitive))
     ev = evaluate_training(tr, hidden, settings.train.n_jobs)
     name = settings.project.name
+    if not ev.train.problem.description and settings.project.description:
+        from dataclasses import replace as _replace
+        ev.train.problem = _replace(ev.train.problem, description=settings.project.description)
     card = model_card(ev, name, f"Source `{src.name}` ({src.description or src.kind}): {len(df):,} rows, {df.shape[1]} columns.")
-    from workbench.core import frame_fingerprint
     out = save_model(ev, settings.root/settings.train.models_dir, name, card,
                      dict(source=src.name, data_fingerprint=tr.split.fingerprint, values=list(problem_values(settings.problem))))
     return TrainRun(ev, out, card)

@@ -163,6 +163,12 @@ volume_per_period = 20000
 period = month
 project_cost = 20000
 
+[train]
+candidates = dummy, linear, gradient_boosting, random_forest
+cv_folds = 3
+max_rows = 40000
+n_jobs = 2
+
 [source:customers]
 path = data/customers
 kind = parquet
@@ -175,6 +181,10 @@ parse_dates = snapshot_month, signup_date
 description = Profile of the customer snapshots
 schedule = 0 6 * * 1
 data = customers
+
+[job:train]
+description = Candidates trained, compared and evaluated; the best saved with its model card
+schedule = 0 7 1 * *
 
 [job:quality]
 description = Customer snapshots checked against their data contract; bad rows quarantined
