@@ -38,7 +38,8 @@ def test_no_project_is_a_clear_error(tmp_path):
 
 def test_jobs_lists_parameters(project):
     jobs = {j["name"]: j for j in json.loads(wb(project, "jobs", "--json", check=0).stdout)}
-    assert set(jobs) == {"boom", "ok", "profile", "quality", "slow"}
+    assert set(jobs) == {"boom", "ok", "slow"} | set(bundled_notebooks())
+    assert {"profile", "quality", "train"} <= set(bundled_notebooks())
     prof = jobs["profile"]["parameters"]
     assert prof["max_cells"]["type"] == "int" and prof["data"]["default"] == "customers"
     assert jobs["profile"]["settings_values"] == {"data": "customers"}

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from conftest import WORKBENCH, runs, wb
 
+from workbench.jobs import bundled_notebooks
+
 RUN_FIELDS = {"id", "job", "status", "started_at", "ended_at", "parameters", "report"}
 
 
@@ -97,7 +99,8 @@ def test_broken_settings_message(project):
 
 def test_unknown_job_and_check(project):
     p = wb(project, "run", "nosuch")
-    assert p.returncode == 2 and "unknown job 'nosuch'; known jobs: boom, ok, profile, quality, slow" in p.stderr
+    known = ", ".join(sorted({"boom", "ok", "slow"} | set(bundled_notebooks())))
+    assert p.returncode == 2 and f"unknown job 'nosuch'; known jobs: {known}" in p.stderr
     assert "ok (" in wb(project, "check", check=0).stdout
     ini = project / "settings.ini"
     ini.write_text(ini.read_text() + "\n[job:typo]\nnotebook = profile\nsample_row = 5\n")

@@ -256,5 +256,4 @@ d = { 'settings': { 'branch': 'main',
                                      'workbench.transform._as_text': ('transform.html#_as_text', 'workbench/transform.py'),
                                      'workbench.transform.build_preprocessor': ( 'transform.html#build_preprocessor',
                                                                                  'workbench/transform.py'),
-                                     'workbench.transform.excluded_columns': ('transform.html#excluded_columns', 'workbench/transform.py'),
                                      'workbench.transform.feature_columns': ('transform.html#feature_columns', 'workbench/transform.py')}}}

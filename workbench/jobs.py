@@ -265,7 +265,8 @@ def _execute(nb_path, out_path, values, cwd, deadline, cell_timeout, progress):
     try:
         pm.execute_notebook(str(nb_path), str(out_path), parameters=values, cwd=str(cwd), progress_bar=progress,
                             kernel_name="python3", language="python", timeout_func=timeout_func,
-                            execution_timeout=cell_timeout)
+                            execution_timeout=cell_timeout,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])   # no kernel chatter on the terminal
         return "succeeded", None
     except pm.PapermillExecutionError as e: return "failed", _error_text(e)
     except (CellTimeoutError, TimeoutError) as e:
@@ -345,6 +346,9 @@ def run_demo(folder: str|Path|None=None, # project folder; default: the current 
     from workbench.example import write_example, write_example_settings
     folder = Path(folder or Path.cwd())
     settings = load_settings(write_example_settings(folder))
+    if "customers" not in settings.sources:
+        raise JobError(f"{settings.path} is not the example project's (it has no [source:customers]): run the demo in an "
+                       "empty folder, e.g. `workbench --project demo-project demo`")
     echo(f"generating example data: {n_customers:,} customers × {months} months → {settings.project.data_dir}")
     files = write_example(settings.project.data_dir, n_customers, months)
     contract = settings.root/"contracts"/"customers.json"

@@ -172,10 +172,11 @@ def catalog_html(runs: list[RunRecord], # newest first
         link = _rel(r.report, root, reports_dir)
         dur = f"{r.duration_s:,.1f} s" if r.duration_s is not None else "—"
         err = f'<div class="wb-small">{_esc((r.error or "").splitlines()[-1][:160])}</div>' if r.error else ""
+        report_link = f'<a href="{_esc(link)}">report</a>' if link else "—"
         rows.append(f'<tr class="wb-row-{_esc(r.status)}"><td>{badge(r.status)}{err}</td><td>{_esc(r.job)}</td>'
                     f'<td>{_esc(r.started_at[:19].replace("T", " "))}</td><td class="num">{dur}</td>'
                     f"<td>{_cell_dict(r.parameters)}</td><td>{_cell_dict(r.metrics)}</td>"
-                    f'<td>{f"<a href={chr(34)}{_esc(link)}{chr(34)}>report</a>" if link else "—"}</td>'
+                    f"<td>{report_link}</td>"
                     f'<td class="wb-small">{_esc(r.id)}</td></tr>')
     counts = {s: sum(r.status == s for r in runs) for s in ("succeeded", "failed", "timed_out", "cancelled", "running")}
     summary = " · ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts.items() if n) or "no runs yet"

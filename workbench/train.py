@@ -19,7 +19,7 @@ import pandas as pd
 
 from .core import ProblemSettings, Settings, TrainSettings, WorkbenchError, atomic_write, frame_fingerprint
 from .problem import GREATER_IS_BETTER, check_problem, positive_label, problem_values, score
-from .transform import build_preprocessor, excluded_columns
+from .transform import build_preprocessor
 
 # %% auto #0
 __all__ = ['CANDIDATES', 'Candidate', 'register', 'get_candidate', 'Split', 'make_split', 'CandidateResult', 'TrainResult',
@@ -241,7 +241,7 @@ def train_candidates(df: pd.DataFrame, # labelled data: features and the target
         keep = np.random.default_rng(train.seed).choice(len(X_tr), train.max_rows, replace=False)
         X_tr, y_tr = X_tr.iloc[np.sort(keep)].reset_index(drop=True), y_tr[np.sort(keep)]
         notes.append(f"trained on a random sample of {train.max_rows:,} of the training rows ([train] max_rows)")
-    exclude = [c for c in (problem.id_column, problem.time_column, *(settings.features.exclude if settings else [])) if c]
+    exclude = [c for c in (problem.id_column, problem.time_column) if c]   # [features] exclude is added by the builder
     pre = build_preprocessor(X_tr, settings.features if settings else None, exclude=exclude)
     from tqdm.auto import tqdm
     results = []

@@ -12,10 +12,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .core import FeatureSettings, Settings, WorkbenchError
+from .core import FeatureSettings, WorkbenchError
 
 # %% auto #0
-__all__ = ['feature_columns', 'excluded_columns', 'DateParts', 'build_preprocessor']
+__all__ = ['feature_columns', 'DateParts', 'build_preprocessor']
 
 # %% ../nbs/23_transform.ipynb #d36652cc
 def feature_columns(df: pd.DataFrame, # a sample of the training data
@@ -32,11 +32,6 @@ def feature_columns(df: pd.DataFrame, # a sample of the training data
         elif s.nunique(dropna=True) > max(50, 0.5 * s.notna().sum()): out["dropped"].append(c)
         else: out["categorical"].append(c)
     return out
-
-def excluded_columns(settings: Settings) -> list:
-    "Columns the settings say are not features: target, id and time columns, and `[features] exclude`."
-    p = settings.problem
-    return [c for c in (p.target, p.id_column, p.time_column, *settings.features.exclude) if c]
 
 # %% ../nbs/23_transform.ipynb #0d584fae
 _PARTS = {"year": "year", "quarter": "quarter", "month": "month", "day": "day", "dayofweek": "dayofweek",
