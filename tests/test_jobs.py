@@ -161,3 +161,21 @@ def test_parameters_from_settings_and_cli_are_typed(project):
     assert first["parameters"] == {"n": 5} and first["metrics"] == {"answer": 10}
     assert latest["parameters"] == {"n": 7} and latest["metrics"] == {"answer": 14}
     assert "result 14" in (project / latest["report"]).read_text()
+
+
+def test_run_history_survives_processes_starting_together(tmp_path):
+    "SQLite refuses a journal-mode change at once when another process makes it too: the store must not care."
+    code = ("import os, socket, sys, time\nfrom workbench.history import RunStore, RunRecord, utcnow\n"
+            "t0 = float(sys.argv[2])\nwhile time.time() < t0: pass\n"
+            "st = RunStore(sys.argv[1])\nst.add(RunRecord(str(os.getpid()), 'j', 'running', utcnow(), host=socket.gethostname(), pid=os.getpid()))\n"
+            "st.update(str(os.getpid()), status='succeeded')\nprint(len(st.list()) >= 1)")
+    import sys as _sys
+    for attempt in range(5):
+        db = tmp_path / f"state{attempt}" / "runs.sqlite"
+        start = time.time() + 1.0
+        procs = [subprocess.Popen([_sys.executable, "-c", code, str(db), str(start)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        outs = [p.communicate(timeout=60) for p in procs]
+        assert all(p.returncode == 0 for p in procs), outs
+        from workbench.history import RunStore
+        assert {r.status for r in RunStore(db).list()} == {"succeeded"} and len(RunStore(db).list()) == 4

@@ -246,3 +246,7 @@ def main(argv: list[str]|None=None) -> int:
     except KeyboardInterrupt as e:
         print(f"workbench: {e or 'interrupted'}", file=sys.stderr)
         return 130
+    except BrokenPipeError:   # `workbench runs | head`: the reader left; say nothing more
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -62,11 +62,22 @@ class RunStore:
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not getattr(self, "_ready", False): self._init()
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.executescript(_DDL)
         con.row_factory = sqlite3.Row
         return con
+
+    def _init(self):
+        "Create the table and switch to WAL once, under a file lock: SQLite answers 'database is locked' at once, without waiting, when two processes change the journal mode together."
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            try:
+                import fcntl
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            except ImportError: pass
+            with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as con:
+                if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal": con.execute("PRAGMA journal_mode=WAL")
+                con.executescript(_DDL)
+        self._ready = True
 
     def add(self, rec: RunRecord):
         "Insert a new run."
