@@ -19,8 +19,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['SETTINGS_FILE', 'WorkbenchError', 'SettingsError', 'MissingExtraError', 'require', 'atomic_path', 'atomic_write',
-           'file_sha256', 'frame_fingerprint', 'ProjectSettings', 'ProblemSettings', 'SourceSettings', 'JobSettings',
-           'AlertRule', 'JoinSettings', 'FeatureSettings', 'TrainSettings', 'Settings', 'find_settings',
+           'file_lock', 'file_sha256', 'frame_fingerprint', 'ProjectSettings', 'ProblemSettings', 'SourceSettings',
+           'JobSettings', 'AlertRule', 'JoinSettings', 'FeatureSettings', 'TrainSettings', 'Settings', 'find_settings',
            'load_settings']
 
 # %% ../nbs/00_core.ipynb #7ed9762a
@@ -71,6 +71,20 @@ def atomic_write(path: str|Path, # the file to create or replace
         if isinstance(data, str): tmp.write_text(data, encoding="utf-8")
         else: tmp.write_bytes(data)
     return Path(path)
+
+# %% ../nbs/00_core.ipynb #70cc4d79
+@contextmanager
+def file_lock(path: str|Path, # the lock file (created when missing)
+             ):
+    "Hold an exclusive lock on `path` for the duration of the block."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        try: import fcntl
+        except ImportError: yield; return
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield
+        finally: fcntl.flock(f, fcntl.LOCK_UN)
 
 # %% ../nbs/00_core.ipynb #c912ff22
 def file_sha256(path: str|Path, # file to hash

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .core import file_lock
+
 # %% auto #0
 __all__ = ['STATUSES', 'RunRecord', 'utcnow', 'RunStore']
 
@@ -69,11 +71,7 @@ class RunStore:
 
     def _init(self):
         "Create the table and switch to WAL once, under a file lock: SQLite answers 'database is locked' at once, without waiting, when two processes change the journal mode together."
-        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
-            try:
-                import fcntl
-                fcntl.flock(lock, fcntl.LOCK_EX)
-            except ImportError: pass
+        with file_lock(self.path.with_name(self.path.name + ".lock")):
             with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as con:
                 if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal": con.execute("PRAGMA journal_mode=WAL")
                 con.executescript(_DDL)

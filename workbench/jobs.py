@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .core import JobSettings, Settings, WorkbenchError, atomic_path, atomic_write, load_settings
+from .core import _FALSE, _TRUE, JobSettings, Settings, WorkbenchError, atomic_path, atomic_write, file_lock, load_settings
 from .history import RunRecord, RunStore, utcnow
 from .report import render_report, write_catalog
 
@@ -114,7 +114,6 @@ def notebook_parameters(path: str|Path, # a job notebook
     return {}
 
 # %% ../nbs/70_jobs.ipynb #e7db0773
-_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
 _EXAMPLE = {"int": "1000", "float": "0.5", "bool": "true or false", "str": "text", "list": "a,b or [1, 2]",
             "dict": '{"a": 1}', "any": "a Python literal"}
 
@@ -223,21 +222,10 @@ def store(settings: Settings) -> RunStore:
     "The project's run history."
     return RunStore(settings.project.state_dir/"runs.sqlite")
 
-@contextmanager
-def _locked(path: Path):
-    "An exclusive lock on `path` (a no-op where fcntl is missing)."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try: import fcntl
-    except ImportError: yield; return
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try: yield
-        finally: fcntl.flock(f, fcntl.LOCK_UN)
-
 def rebuild_catalog(settings: Settings) -> Path:
     "Rewrite `reports/index.html` from the run history (serialised, so concurrent runs never lose a row)."
     st = store(settings)
-    with _locked(settings.project.state_dir/"catalog.lock"):
+    with file_lock(settings.project.state_dir/"catalog.lock"):
         st.reap()
         return write_catalog(st.list(), settings.root, settings.project.reports_dir, settings.project.name)
 
