@@ -144,12 +144,13 @@ def cmd_train(a):
     if a.candidates: s = replace(s, train=replace(s.train, candidates=[c.strip() for c in a.candidates.split(",") if c.strip()]))
     run = train_project(s, a.data or "", progress=not a.json)
     ev, tr = run.evaluation, run.evaluation.train
+    board = tr.leaderboard()
     if a.json:
         print(json.dumps(dict(best=tr.best, model=str(run.model_dir), threshold=ev.threshold, metrics=ev.metrics, success=ev.success,
                               success_text=ev.success_text, roi=None if ev.roi is None else ev.roi.summary(), split=tr.split.description,
-                              leaderboard=json.loads(tr.leaderboard().to_json(orient="records"))), indent=1, default=str))
+                              leaderboard=json.loads(board.to_json(orient="records"))), indent=1, default=str))
     else:
-        print(tr.leaderboard().drop(columns=[c for c in tr.leaderboard().columns if c.endswith(" std")]).to_string(index=False))
+        print(board.drop(columns=[c for c in board.columns if c.endswith(" std")]).to_string(index=False))
         print(f"\nbest: {tr.best} → {run.model_dir}\nsuccess criterion {ev.success_text}")
         if ev.roi: print(f"threshold {ev.threshold:g}: {ev.roi.summary()}")
     return 0

@@ -16,18 +16,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import WorkbenchError, atomic_path, atomic_write
+from .core import DTYPES, WorkbenchError, atomic_path, atomic_write
 from .data import REDACTED, detect_sensitive
 
 # %% auto #0
-__all__ = ['DTYPES', 'ContractError', 'ColumnRule', 'Contract', 'load_contract', 'infer_contract', 'RuleResult', 'Validation',
-           'validate', 'write_table', 'validate_source']
+__all__ = ['ContractError', 'ColumnRule', 'Contract', 'load_contract', 'infer_contract', 'RuleResult', 'Validation', 'validate',
+           'write_table', 'validate_source']
 
 # %% ../nbs/22_contract.ipynb #75178bf8
 class ContractError(WorkbenchError, ValueError):
     "A contract file is missing, unreadable or malformed."
 
-DTYPES = ("int", "float", "bool", "string", "category", "datetime")
 
 @dataclass
 class ColumnRule:

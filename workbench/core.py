@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SETTINGS_FILE', 'WorkbenchError', 'SettingsError', 'MissingExtraError', 'require', 'atomic_path', 'atomic_write',
-           'file_lock', 'file_sha256', 'frame_fingerprint', 'ProjectSettings', 'ProblemSettings', 'SourceSettings',
-           'JobSettings', 'AlertRule', 'JoinSettings', 'FeatureSettings', 'TrainSettings', 'Settings', 'find_settings',
-           'load_settings']
+__all__ = ['DTYPES', 'SETTINGS_FILE', 'WorkbenchError', 'SettingsError', 'MissingExtraError', 'require', 'atomic_path',
+           'atomic_write', 'file_lock', 'file_sha256', 'frame_fingerprint', 'ProjectSettings', 'ProblemSettings',
+           'SourceSettings', 'JobSettings', 'AlertRule', 'JoinSettings', 'FeatureSettings', 'TrainSettings', 'Settings',
+           'find_settings', 'load_settings']
 
 # %% ../nbs/00_core.ipynb #7ed9762a
 class WorkbenchError(Exception):
@@ -156,7 +156,7 @@ def _cron(v):
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 _DATE_PARTS = ("year", "quarter", "month", "day", "dayofweek", "dayofyear", "hour", "minute")
 
-_DTYPES = ("int", "float", "bool", "string", "category", "datetime")
+DTYPES = ("int", "float", "bool", "string", "category", "datetime")  # logical column types: settings dtypes, contracts
 
 def _dtypes(v):
     "`col: type, col: type` pairs."
@@ -165,7 +165,7 @@ def _dtypes(v):
         col, sep, typ = item.rpartition(":")
         col, typ = col.strip(), typ.strip()
         if not sep or not col: raise _Bad(f"write column: type pairs, e.g. 'age: float, plan: category'; got {item!r}")
-        if typ not in _DTYPES: raise _Bad(f"type {typ!r} of column {col!r} is not one of {', '.join(_DTYPES)}")
+        if typ not in DTYPES: raise _Bad(f"type {typ!r} of column {col!r} is not one of {', '.join(DTYPES)}")
         out[col] = typ
     return out
 
