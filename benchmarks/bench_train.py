@@ -1,6 +1,7 @@
 """Training overhead: `workbench.train.train_candidates` against scikit-learn called directly for the same
-candidates, preprocessor, folds and holdout (cross_validate with the same metrics, a final fit, a holdout score),
-in the same run. Goal: ratio <= 1.1.
+candidates, preprocessor, folds and holdout (cross_validate with the same metrics on forward-chaining folds by
+month, a final fit, a holdout score, the best refitted on all rows), in the same run. workbench also runs its
+leakage checks, which the baseline does not: that is part of the overhead measured. Goal: ratio <= 1.1.
 
     python benchmarks/bench_train.py [--rows 100000] [--folds 3] [--candidates dummy linear gradient_boosting]
 """
@@ -11,8 +12,9 @@ import numpy as np
 
 
 def main(rows, folds, names):
+    from sklearn.base import clone
     from sklearn.metrics import average_precision_score, roc_auc_score
-    from sklearn.model_selection import StratifiedKFold, cross_validate
+    from sklearn.model_selection import TimeSeriesSplit, cross_validate
     from sklearn.pipeline import Pipeline
 
     from workbench.core import ProblemSettings, TrainSettings
@@ -31,13 +33,18 @@ def main(rows, folds, names):
         X, y = df.drop(columns=["churned"]), df.churned.to_numpy().astype(int)
         Xtr, Xte, ytr, yte = X[~test], X[test], y[~test], y[test]
         pre = build_preprocessor(Xtr, exclude=["customer_id", "snapshot_month"])
+        months = np.sort(Xtr.snapshot_month.unique())
+        t = Xtr.snapshot_month.to_numpy()
+        cv = [(np.flatnonzero(np.isin(t, months[a])), np.flatnonzero(np.isin(t, months[b]))) for a, b in TimeSeriesSplit(folds).split(months)]
+        best = None
         for n in names:
-            pipe = Pipeline([("prep", pre), ("model", get_candidate(n).factory("binary", 0, 1))])
-            cross_validate(pipe, Xtr, ytr, cv=StratifiedKFold(folds, shuffle=True, random_state=0),
-                           scoring=["roc_auc", "average_precision"])
+            pipe = Pipeline([("prep", clone(pre)), ("model", get_candidate(n).factory("binary", 0, 1))])
+            s = cross_validate(pipe, Xtr, ytr, cv=cv, scoring=["roc_auc", "average_precision"])["test_roc_auc"].mean()
             pipe.fit(Xtr, ytr)
             p = pipe.predict_proba(Xte)[:, 1]
             roc_auc_score(yte, p), average_precision_score(yte, p)
+            if best is None or s > best[0]: best = (s, pipe)
+        clone(best[1]).fit(X, y)
 
     def ours():
         train_candidates(df, pr, ts)

@@ -65,17 +65,18 @@ def cmd_jobs(a):
     return 0
 
 def cmd_check(a):
-    "Validate settings.ini and every job's parameters without running anything."
-    from workbench.jobs import bundled_notebooks, job_settings, notebook_parameters, notebook_path, resolve_parameters
+    "Validate settings.ini, every job's parameters, and the settings against a sample of the data, without running anything."
+    from workbench.evaluate import check_project
+    from workbench.jobs import job_settings, notebook_parameters, notebook_path, resolve_parameters
     s = _settings(a)
-    problems = []
+    problems = check_project(s)
     for name in s.jobs:
         try:
             job = job_settings(name, s)
             resolve_parameters(job, notebook_parameters(notebook_path(job, s)), None, s.path.name)
         except WorkbenchError as e: problems.append(str(e))
     if problems: raise WorkbenchError("\n".join(problems))
-    print(f"{s.path}: ok ({len(s.sources)} sources, {len(s.jobs)} jobs, {len(s.alerts)} alert rules)")
+    print(f"{s.path}: ok ({len(s.sources)} sources, {len(s.jobs)} jobs, {len(s.alerts)} alert rules; checked against the data)")
     return 0
 
 def cmd_demo(a):
@@ -118,10 +119,12 @@ def cmd_contract_infer(a):
     src = resolve_source(a.data, s)
     keys = a.keys.split(",") if a.keys else (src.keys or None)
     sens = a.sensitive.split(",") if a.sensitive else src.sensitive
-    c = infer_contract(read_table(src, s), keys=keys, sensitive=sens, tolerance=a.tolerance, source=str(a.data))
+    df = read_table(src, s)
+    label = a.label or (s.problem.target if s and s.problem.target in df.columns else None)
+    c = infer_contract(df, keys=keys, label=label, sensitive=sens, tolerance=a.tolerance, source=str(a.data))
     c.save(a.out)
     flagged = [k for k, r in c.columns.items() if r.sensitive and r.note]
-    print(f"wrote {a.out}: {len(c.columns)} columns, keys {c.keys or 'none'}, {c.rows:,} reference rows")
+    print(f"wrote {a.out}: {len(c.columns)} columns, keys {c.keys or 'none'}, label {label or 'none'}, {c.rows:,} reference rows")
     if flagged: print(f"columns flagged as likely personal data (treated as sensitive; confirm in the contract): {', '.join(flagged)}")
     return 0
 
@@ -130,11 +133,13 @@ def cmd_validate(a):
     from workbench.contract import load_contract, validate_source
     s = _maybe_settings(a)
     v = validate_source(a.data, load_contract(a.contract), s, quarantine=a.quarantine)
-    if a.json: print(json.dumps(v.to_dict(), indent=1, default=str))
+    ok, verdict = v.verdict(a.max_quarantined_share)
+    if a.json: print(json.dumps({**v.to_dict(), "acceptable": ok, "verdict": verdict}, indent=1, default=str))
     else:
         print(f"{v.rows:,} rows: {v.kept:,} kept, {v.quarantined:,} quarantined" + (f" → {a.quarantine}" if a.quarantine else ""))
         for r in v.results: print(f"  [{r.severity}] {r.violations:>9,}  {r.message}" + (f"  e.g. {r.examples[:3]}" if r.examples else ""))
-    return 1 if v.quarantined else 0
+        print(("ok: " if ok else "FAILED: ") + verdict)
+    return 0 if ok else 1
 
 def cmd_train(a):
     "Train the candidates, evaluate the best and save it with its model card."
@@ -148,11 +153,14 @@ def cmd_train(a):
     if a.json:
         print(json.dumps(dict(best=tr.best, model=str(run.model_dir), threshold=ev.threshold, metrics=ev.metrics, success=ev.success,
                               success_text=ev.success_text, roi=None if ev.roi is None else ev.roi.summary(), split=tr.split.description,
+                              cv=tr.cv_method, fitted_on=tr.fitted_on, warnings=tr.warnings,
                               leaderboard=json.loads(board.to_json(orient="records"))), indent=1, default=str))
     else:
         print(board.drop(columns=[c for c in board.columns if c.endswith(" std")]).to_string(index=False))
-        print(f"\nbest: {tr.best} → {run.model_dir}\nsuccess criterion {ev.success_text}")
+        print(f"\nbest: {tr.best} by {tr.cv_method} → {run.model_dir}\nsaved model fitted on {tr.fitted_on}\n"
+              f"success criterion {ev.success_text}")
         if ev.roi: print(f"threshold {ev.threshold:g}: {ev.roi.summary()}")
+    for w in tr.warnings: print(f"warning: {w}", file=sys.stderr)
     return 0
 
 def cmd_evaluate(a):
@@ -162,7 +170,7 @@ def cmd_evaluate(a):
     out = evaluate_saved(a.model, read_table(a.data, _maybe_settings(a)))
     if a.json: print(json.dumps(out, indent=1, default=str))
     else:
-        print(f"{out['rows']:,} labelled rows, threshold {out['threshold']}")
+        print(f"{out['rows']:,} labelled rows" + (f", threshold {out['threshold']:g}" if out["threshold"] is not None else ""))
         for m, v in out["metrics"].items(): print(f"  {m:20} {v:.4f}   (at training: {out['trained'].get(m, float('nan')):.4f})")
     return 0
 
@@ -177,6 +185,18 @@ def _positive(v):
     try: x = int(v)
     except ValueError: raise argparse.ArgumentTypeError(f"expected a whole number of seconds, got {v!r}") from None
     if x < 1: raise argparse.ArgumentTypeError(f"must be at least 1, got {x}")
+    return x
+
+def _share(v):
+    try: x = float(v)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {v!r}") from None
+    if not 0 <= x <= 1: raise argparse.ArgumentTypeError(f"expected a share between 0 and 1 (0.01 = 1%), got {v!r}")
+    return x
+
+def _nonneg(v):
+    try: x = float(v)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {v!r}") from None
+    if not x >= 0 or x == float("inf"): raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {v!r}")
     return x
 
 def parser() -> argparse.ArgumentParser:
@@ -198,7 +218,7 @@ def parser() -> argparse.ArgumentParser:
     h.set_defaults(func=cmd_runs)
     j = sub.add_parser("jobs", help="list jobs and their parameters"); j.add_argument("--json", action="store_true")
     j.set_defaults(func=cmd_jobs)
-    sub.add_parser("check", help="validate settings.ini and job parameters").set_defaults(func=cmd_check)
+    sub.add_parser("check", help="validate settings.ini and job parameters, and check them against a sample of the data").set_defaults(func=cmd_check)
     d = sub.add_parser("demo", help="generate the example data and run every demo job, ending in reports/index.html")
     d.add_argument("--customers", type=_positive, default=20_000, help="customers per month (default 20000)")
     d.add_argument("--months", type=_positive, default=12, help="monthly snapshots (default 12)")
@@ -213,12 +233,15 @@ def parser() -> argparse.ArgumentParser:
     ci.add_argument("--out", required=True, help="the contract JSON to write")
     ci.add_argument("--keys", help="key columns, comma-separated (default: the source's keys, else a unique id column)")
     ci.add_argument("--sensitive", help="sensitive columns, comma-separated (default: the source's)")
-    ci.add_argument("--tolerance", type=float, default=0.1, help="share of each range beyond min/max that is only a warning (default 0.1)")
+    ci.add_argument("--label", help="the label (target) column: optional in later data (default: [problem] target when it is a column)")
+    ci.add_argument("--tolerance", type=_nonneg, default=1.0, help="band beyond each numeric range, as a multiple of its width, that is only a warning (default 1)")
     ci.set_defaults(func=cmd_contract_infer)
-    va = sub.add_parser("validate", help="validate data against a contract (exit 0 ok, 1 rows quarantined, 2 unusable input)")
+    va = sub.add_parser("validate", help="validate data against a contract (exit 0 ok, 1 too many rows quarantined, 2 unusable input)")
     va.add_argument("data", help="a source name, or a CSV/Parquet file, folder or glob")
     va.add_argument("--contract", required=True, help="the contract JSON")
     va.add_argument("--quarantine", help="write quarantined rows here (.parquet or .csv)")
+    va.add_argument("--max-quarantined-share", type=_share, default=0.01, metavar="SHARE",
+                    help="the share of rows that may be quarantined before the data fails (default 0.01; 0: any)")
     va.add_argument("--json", action="store_true", help="print rows, kept, quarantined and per-rule results as JSON")
     va.set_defaults(func=cmd_validate)
     tr = sub.add_parser("train", help="train the candidates, compare them, evaluate the best and save it")

@@ -20,8 +20,8 @@ from .core import DTYPES, WorkbenchError, atomic_path, atomic_write
 from .data import REDACTED, detect_sensitive
 
 # %% auto #0
-__all__ = ['ContractError', 'ColumnRule', 'Contract', 'load_contract', 'infer_contract', 'RuleResult', 'Validation', 'validate',
-           'write_table', 'validate_source']
+__all__ = ['ContractError', 'ColumnRule', 'Contract', 'load_contract', 'is_identifier', 'infer_contract', 'QualityError',
+           'RuleResult', 'Validation', 'SchemaError', 'check_columns', 'validate', 'write_table', 'validate_source']
 
 # %% ../nbs/22_contract.ipynb #75178bf8
 class ContractError(WorkbenchError, ValueError):
@@ -36,10 +36,13 @@ class ColumnRule:
     max_missing: float = 1.0 # the share of missing values above which a warning is raised
     min: float|str|None = None # smallest value seen (a number, or an ISO date for datetime)
     max: float|str|None = None # largest value seen
-    tolerance: float = 0.1 # share of the range beyond min/max that is only a warning
+    tolerance: float = 1.0 # band beyond [min, max], as a multiple of max - min, that is only a warning; further out is quarantined
+    scale: str = "linear" # 'log': the band is measured on log(1 + value) (skewed, never-negative columns such as amounts)
     categories: list|None = None # allowed values (category)
-    max_unseen_share: float = 0.01 # unseen categories up to this share of rows are a warning, beyond it quarantined
+    max_unseen_share: float = 0.5 # unseen categories up to this share of rows are a warning, beyond it quarantined
     sensitive: bool = False # never show values
+    role: str = "" # 'id' (identifier: no range, no categories), 'label' (the target), or '' (any other column)
+    required: bool = True # must the column be in the data? (false for the label: data to score has none yet)
     note: str = "" # free text, e.g. why a column is sensitive
 
 @dataclass
@@ -47,7 +50,7 @@ class Contract:
     "A table's contract."
     columns: dict # name -> ColumnRule
     keys: list = field(default_factory=list) # columns that together identify a row
-    allow_extra_columns: bool = True # unknown columns are a warning (True) or quarantine every row (False)
+    allow_extra_columns: bool = True # unknown columns are a warning (True) or make the data unusable (False)
     source: str = "" # what it was inferred from
     rows: int = 0 # rows in the reference
     version: int = 1
@@ -68,6 +71,27 @@ class Contract:
         return [c for c, r in self.columns.items() if r.sensitive]
 
 # %% ../nbs/22_contract.ipynb #c52d3f9f
+def _is_num(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+
+def _field_problem(k: str, v, dtype: str) -> str:
+    "Why the value `v` of a column rule's field `k` is malformed ('' when it is fine)."
+    if k in ("nullable", "sensitive", "required"): return "" if isinstance(v, bool) else "expected true or false"
+    if k in ("max_missing", "max_unseen_share"): return "" if _is_num(v) and 0 <= v <= 1 else "expected a share between 0 and 1"
+    if k == "tolerance": return "" if _is_num(v) and v >= 0 else "expected a number of at least 0 (1 = one reference range beyond min/max)"
+    if k in ("min", "max"):
+        if v is None: return ""
+        if dtype == "datetime":
+            try: pd.Timestamp(v); return ""
+            except (ValueError, TypeError): return "expected an ISO date, e.g. 2025-01-31"
+        return "" if _is_num(v) else "expected a number or null"
+    if k == "categories": return "" if v is None or isinstance(v, list) else "expected a list of values or null"
+    if k == "role": return "" if v in _ROLES else f"allowed roles are {', '.join(map(repr, _ROLES))}"
+    if k == "scale": return "" if v in ("linear", "log") else "allowed scales are 'linear' and 'log'"
+    if k == "note": return "" if isinstance(v, str) else "expected text"
+    return ""
+
+_ROLES = ("", "id", "label")
+
 def load_contract(path: str|Path, # a contract JSON file
                  ) -> Contract:
     "Read a contract; a `ContractError` names the file and what is wrong."
@@ -80,14 +104,22 @@ def load_contract(path: str|Path, # a contract JSON file
         raise ContractError(f"contract {str(path)!r}: expected an object with a 'columns' object")
     known, cols = set(ColumnRule.__dataclass_fields__), {}
     for name, r in d["columns"].items():
-        if not isinstance(r, dict): raise ContractError(f"contract {str(path)!r} column {name!r}: expected an object, got {r!r}")
+        where = f"contract {str(path)!r} column {name!r}"
+        if not isinstance(r, dict): raise ContractError(f"{where}: expected an object, got {r!r}")
         bad = set(r) - known
-        if bad: raise ContractError(f"contract {str(path)!r} column {name!r}: unknown field(s) {sorted(bad)}; known: {sorted(known)}")
+        if bad: raise ContractError(f"{where}: unknown field(s) {sorted(bad)}; known: {sorted(known)}")
         if r.get("dtype") not in DTYPES:
-            raise ContractError(f"contract {str(path)!r} column {name!r}: dtype={r.get('dtype')!r}; allowed: {', '.join(DTYPES)}")
+            raise ContractError(f"{where}: dtype={r.get('dtype')!r}; allowed: {', '.join(DTYPES)}")
+        for k, v in r.items():
+            why = _field_problem(k, v, r["dtype"])
+            if why: raise ContractError(f"{where}: {k}={v!r}: {why}")
         cols[name] = ColumnRule(**r)
     extra = set(d) - set(Contract.__dataclass_fields__)
     if extra: raise ContractError(f"contract {str(path)!r}: unknown field(s) {sorted(extra)}")
+    for k, ok in (("keys", lambda v: isinstance(v, list)), ("allow_extra_columns", lambda v: isinstance(v, bool)),
+                  ("source", lambda v: isinstance(v, str)), ("rows", lambda v: isinstance(v, int) and v >= 0),
+                  ("version", lambda v: isinstance(v, int))):
+        if k in d and not ok(d[k]): raise ContractError(f"contract {str(path)!r}: {k}={d[k]!r} is not valid; see `workbench contract infer`'s output for the form")
     missing_keys = [k for k in d.get("keys", []) if k not in cols]
     if missing_keys: raise ContractError(f"contract {str(path)!r}: keys {missing_keys} are not columns of the contract")
     return Contract(**{**d, "columns": cols})
@@ -142,30 +174,52 @@ def _num(x):
     return int(x) if isinstance(x, (int, np.integer)) or (isinstance(x, float) and x.is_integer() and abs(x) < 2**53) else float(x)
 
 # %% ../nbs/22_contract.ipynb #1157561c
+_ID_NAME = re.compile(r"(^|[_\s.\-])(id|uuid|guid)$|^(id|uuid|guid|index)$", re.I)
+_ID_CAMEL = re.compile(r"[a-z0-9](Id|ID)$")
+
+def is_identifier(s: pd.Series, # a column of the reference
+                  name: str|None=None, # its name (default: the series' name)
+                 ) -> bool:
+    "Whether a column is an identifier: named like one (`id`, `customer_id`, `PassengerId`), or a unique integer counter."
+    name = str(s.name if name is None else name)
+    if _ID_NAME.search(name) or _ID_CAMEL.search(name): return True
+    if not pd.api.types.is_integer_dtype(s) or pd.api.types.is_bool_dtype(s) or len(s) < 20: return False
+    v = s.dropna()
+    return len(v) == len(s) and v.is_unique and (int(v.max()) - int(v.min()) + 1) <= 2 * len(v)   # a row number
+
 def infer_contract(df: pd.DataFrame, # the reference table: data known to be good
-                   keys: list|None=None, # key columns; default: a single unique, complete column named like an id
+                   keys: list|None=None, # key columns; default: the first unique, complete identifier column
+                   label: str|None=None, # the label (target) column: optional in the data, checked when present
                    sensitive: list|None=None, # columns to treat as sensitive (besides those detected)
-                   tolerance: float=0.1, # share of each range beyond min/max that is only a warning
+                   tolerance: float=1.0, # band beyond each range, as a multiple of its width, that is only a warning
                    max_categories: int=50, # text columns with at most this many distinct values are categories
                    source: str="", # what the reference is, for the record
                   ) -> Contract:
-    "A contract that the reference table `df` satisfies."
+    "A contract that the reference table `df` satisfies, and that plausible later data satisfies too."
     if df.shape[1] == 0: raise ContractError("cannot infer a contract from a table with no columns")
     if len(df) == 0: raise ContractError("cannot infer a contract from an empty table (0 rows): use data known to be good")
     sensitive, detected = set(sensitive or []), detect_sensitive(df)
-    unknown = sensitive - set(df.columns)
-    if unknown: raise ContractError(f"sensitive columns {sorted(unknown)} are not in the table; columns: {list(df.columns)}")
+    for what, names in (("sensitive", sensitive), ("key", set(keys or [])), ("label", {label} if label else set())):
+        unknown = names - set(df.columns)
+        if unknown: raise ContractError(f"{what} column(s) {sorted(unknown)} are not in the table; columns: {list(df.columns)}")
+    if keys is None:
+        ids = [c for c in df.columns if c != label and is_identifier(df[c]) and df[c].notna().all() and df[c].is_unique]
+        keys = ids[:1]
     cols = {}
     for c in df.columns:
         s = df[c]
         dt = _logical(s, max_categories)
+        role = "label" if c == label else "id" if c in keys or is_identifier(s) else ""
+        if role == "id" and dt == "category": dt = "string"   # new ids are not unseen categories
         miss = float(s.isna().mean()) if len(s) else 0.0
-        r = ColumnRule(dtype=dt, nullable=bool(miss > 0), max_missing=round(min(1.0, max(2 * miss, miss + 0.02)) if miss else 0.0, 4),
-                       tolerance=tolerance, sensitive=c in sensitive or c in detected,
+        r = ColumnRule(dtype=dt, nullable=c not in keys, max_missing=round(min(1.0, max(2 * miss, miss + 0.02)) if miss else 0.0, 4),
+                       tolerance=tolerance, sensitive=c in sensitive or c in detected, role=role, required=role != "label",
                        note=("sensitive: " + detected[c] + "; confirm or set sensitive to false") if c in detected and c not in sensitive else "")
         v = (_as_type(s, dt)[0] if dt == "datetime" else s).dropna()
-        if len(v) and dt in ("int", "float"):
+        if role == "id": pass   # identifiers: type (and, as keys, uniqueness) only
+        elif len(v) and dt in ("int", "float"):
             r.min, r.max = _num(v.min()), _num(v.max())
+            if r.min >= 0 and len(v) > 2 and v.astype("float64").skew() > 2: r.scale = "log"   # a long right tail: its max grows with the sample
         elif len(v) and dt == "datetime":   # time moves on: no upper bound; the lower one already includes the tolerance
             r.min = (v.min() - tolerance * (v.max() - v.min())).isoformat()
         elif dt == "category":
@@ -173,14 +227,12 @@ def infer_contract(df: pd.DataFrame, # the reference table: data known to be goo
             if r.sensitive: r.dtype = "string"   # a category list would write the values into the contract
         if r.sensitive: r.min = r.max = None
         cols[str(c)] = r
-    if keys is None:
-        ids = [c for c in df.columns if re.search(r"(^|_)id$", str(c), re.I) and df[c].notna().all() and df[c].is_unique]
-        keys = ids[:1]
-    missing = [k for k in keys if k not in df.columns]
-    if missing: raise ContractError(f"key columns {missing} are not in the table; columns: {list(df.columns)}")
     return Contract(columns=cols, keys=list(keys), source=source, rows=len(df))
 
 # %% ../nbs/22_contract.ipynb #0df2a4dd
+class QualityError(WorkbenchError):
+    "More rows than allowed broke the contract: the data is not fit to use."
+
 @dataclass
 class RuleResult:
     "The outcome of one rule."
@@ -206,11 +258,31 @@ class Validation:
     def passed(self) -> bool: return self.quarantined == 0 and not any(r.severity == "hard" for r in self.results)
     @property
     def warnings(self) -> list: return [r for r in self.results if r.severity == "soft"]
+    @property
+    def quarantined_share(self) -> float: return self.quarantined / self.rows if self.rows else 0.0
+
+    def verdict(self, max_quarantined_share: float=0.01, # the share of rows that may be quarantined
+               ) -> tuple[bool, str]:
+        "(acceptable, one sentence): whether at most `max_quarantined_share` of the rows were quarantined."
+        if self.rows == 0: return True, "the data has no rows (a header only): nothing was checked"
+        share, allowed = self.quarantined_share, f"{max_quarantined_share:.2%}"
+        if share > max_quarantined_share:
+            return False, (f"{self.quarantined:,} of {self.rows:,} rows ({share:.2%}) were quarantined, more than the {allowed} allowed "
+                           "(max_quarantined_share): look at the rules broken before using this data")
+        if self.quarantined: return True, f"{self.quarantined:,} of {self.rows:,} rows ({share:.2%}) quarantined, within the {allowed} allowed"
+        return True, f"all {self.rows:,} rows pass the contract" + (f" ({len(self.warnings)} warning(s))" if self.warnings else "")
+
+    def raise_for_verdict(self, max_quarantined_share: float=0.01, # the share of rows that may be quarantined
+                         ) -> str:
+        "The verdict's sentence; raise `QualityError` with it when too many rows were quarantined."
+        ok, text = self.verdict(max_quarantined_share)
+        if not ok: raise QualityError(text)
+        return text
 
     def to_dict(self) -> dict:
         "Counts and per-rule results, JSON-ready."
-        return dict(rows=self.rows, kept=self.kept, quarantined=self.quarantined, passed=self.passed,
-                    rules=[asdict(r) for r in self.results], missing=self.missing)
+        return dict(rows=self.rows, kept=self.kept, quarantined=self.quarantined, quarantined_share=round(self.quarantined_share, 6),
+                    passed=self.passed, rules=[asdict(r) for r in self.results], missing=self.missing)
 
     def table(self) -> pd.DataFrame:
         "The per-rule results as a table."
@@ -218,19 +290,22 @@ class Validation:
 
 # %% ../nbs/22_contract.ipynb #d9a90fb9
 def _range_masks(x: pd.Series, r: ColumnRule):
-    "(hard, soft) masks: values beyond the tolerance band, and inside it but outside [min, max]. One bound: no band."
-    if r.min is None and r.max is None: return None, None
+    "(negative, far, near) masks: negative where the reference never is, beyond the band, outside [min, max] only. One bound: no band."
+    if r.min is None and r.max is None: return None, None, None
     def bound(b): return None if b is None else float(pd.Timestamp(b).value) if r.dtype == "datetime" else float(b)
-    v = x
+    v, none = x, pd.Series(False, index=x.index)
     if r.dtype == "datetime":
         ns = x.to_numpy(dtype="datetime64[ns]").view("int64").astype("float64")
         v = pd.Series(np.where(x.isna().to_numpy(), np.nan, ns), index=x.index)
     lo, hi = bound(r.min), bound(r.max)
     if lo is None or hi is None:
-        return (v < lo) if lo is not None else (v > hi), pd.Series(False, index=x.index)
-    band = r.tolerance * (hi - lo) if hi > lo else r.tolerance * max(abs(hi), 1.0)
-    hard = (v < lo - band) | (v > hi + band)
-    return hard, ((v < lo) | (v > hi)) & ~hard
+        return none, (v < lo) if lo is not None else (v > hi), none
+    neg = (v < 0) if r.dtype != "datetime" and lo >= 0 else none
+    near = ((v < lo) | (v > hi)) & ~neg
+    if r.scale == "log" and lo >= 0: v, lo, hi = np.log1p(v.clip(lower=0)), np.log1p(lo), np.log1p(hi)
+    band = r.tolerance * ((hi - lo) if hi > lo else max(abs(hi), 1.0))   # the band scales with the column's own spread
+    far = ((v < lo - band) | (v > hi + band)) & ~neg
+    return neg, far, near & ~far
 
 def _examples(s: pd.Series, mask, sensitive: bool, n: int=5) -> list:
     if sensitive: return [REDACTED] if mask.any() else []
@@ -241,6 +316,23 @@ def _fmt(v) -> str:
     return v[:10] if isinstance(v, str) and "T00:00:00" in v else f"{v:g}" if isinstance(v, float) else str(v)
 
 # %% ../nbs/22_contract.ipynb #ba1a1fef
+class SchemaError(WorkbenchError, ValueError):
+    "The data lacks a column the contract requires (or has columns it forbids): a dataset-level failure, no row is judged."
+
+def check_columns(df: pd.DataFrame, # the table (or one batch of it)
+                  contract: Contract, # what it must satisfy
+                 ):
+    "Raise `SchemaError`, once and naming the columns, when a required column is missing or a forbidden one is there."
+    missing = [c for c, r in contract.columns.items() if r.required and c not in df.columns]
+    if missing:
+        raise SchemaError(f"the data lacks the column(s) {missing} that the contract requires (its columns: {list(map(str, df.columns))[:30]}); "
+                          "fix the data, or mark a column optional with \"required\": false in the contract")
+    extra = [c for c in df.columns if c not in contract.columns]
+    if extra and not contract.allow_extra_columns:
+        raise SchemaError(f"the data has column(s) {list(map(str, extra))} that the contract does not know, and it sets "
+                          "allow_extra_columns to false; drop them, or add them to the contract")
+
+# %% ../nbs/22_contract.ipynb #55438160
 def validate(df: pd.DataFrame, # the table to check
              contract: Contract, # what it must satisfy
             ) -> Validation:
@@ -251,10 +343,9 @@ def validate(df: pd.DataFrame, # the table to check
         if k == 0: return
         results.append(RuleResult(rule, col, sev, k, list(examples), msg))
         if sev == "hard" and hasattr(mask, "sum"): hard.append((msg, np.asarray(mask, dtype=bool)))
-    everyone = np.ones(n, dtype=bool)
+    check_columns(df, contract)
     for c, r in contract.columns.items():
-        if c not in df.columns:
-            add("missing_column", c, "hard", everyone, f"column {c!r} is missing"); continue
+        if c not in df.columns: continue   # an optional column (the label) that is not there yet
         s = df[c]
         x, bad_type = _as_type(s, r.dtype)
         add("type", c, "hard", bad_type, f"{c}: not a {r.dtype}", _examples(s, bad_type, r.sensitive))
@@ -266,11 +357,13 @@ def validate(df: pd.DataFrame, # the table to check
             results.append(RuleResult("missing_share", c, "soft", int(na.sum()), [],
                                       f"{c}: {share:.1%} missing, more than the usual {r.max_missing:.1%}"))
         if r.dtype in ("int", "float", "datetime"):
-            far, near = _range_masks(x, r)
+            neg, far, near = _range_masks(x, r)
             if far is not None:
                 rng = f"[{_fmt(r.min) if r.min is not None else '…'}, {_fmt(r.max) if r.max is not None else '…'}]"
-                add("range", c, "hard", far, f"{c}: far outside the range {rng} (beyond the {r.tolerance:.0%} tolerance)", _examples(s, far, r.sensitive))
-                add("range", c, "soft", near, f"{c}: a little outside the range {rng}", _examples(s, near, r.sensitive))
+                add("range", c, "hard", neg, f"{c}: negative, but never negative in the reference {rng}", _examples(s, neg, r.sensitive))
+                add("range", c, "hard", far, f"{c}: far outside the range {rng} (more than {r.tolerance:g}× its width beyond it"
+                    + (" on a log scale)" if r.scale == "log" else ")"), _examples(s, far, r.sensitive))
+                add("range", c, "soft", near, f"{c}: outside the range {rng}, within the tolerance", _examples(s, near, r.sensitive))
         if r.categories is not None and r.dtype in ("category", "string", "bool", "int"):
             allowed = set(map(str, r.categories))
             if isinstance(s.dtype, pd.CategoricalDtype):
@@ -283,10 +376,7 @@ def validate(df: pd.DataFrame, # the table to check
                 + (f" ({share:.2%} of rows, above the {r.max_unseen_share:.0%} allowed)" if sev == "hard" else ""),
                 _examples(s, unseen, r.sensitive))
     extra = [c for c in df.columns if c not in contract.columns]
-    if extra:
-        results.append(RuleResult("extra_column", ", ".join(map(str, extra)), "soft" if contract.allow_extra_columns else "hard",
-                                  n if not contract.allow_extra_columns else 0, [], f"columns not in the contract: {extra}"))
-        if not contract.allow_extra_columns: hard.append((f"columns not in the contract: {extra}", everyone))
+    if extra: results.append(RuleResult("extra_column", ", ".join(map(str, extra)), "soft", 0, [], f"columns not in the contract: {extra}"))
     keys = [k for k in contract.keys if k in df.columns]
     if keys and len(keys) == len(contract.keys):
         dup = df.duplicated(subset=keys, keep="first").to_numpy()

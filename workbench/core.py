@@ -297,6 +297,8 @@ class TrainSettings:
     max_rows: int|None = None # train on at most this many rows (a random sample); the holdout is never sampled
     seed: int = 0
     models_dir: str = "models" # where trained models are saved, relative to the project
+    refit: str = "all" # the saved model is refitted on all labelled rows (all) or is the one fitted on the training part (train)
+    on_leakage: str = "warn" # a column that may leak the target: a warning (warn) or an error before training (fail)
 
 @dataclass(frozen=True)
 class Settings:
@@ -332,7 +334,8 @@ _SCHEMA = {
     "alert": dict(metric=_str, job=_str, above=_float(), below=_float(),
                   severity=_choice("info", "warning", "critical"), notify=_list),
     "train": dict(candidates=_list, split=_choice("auto", "time", "stratified", "random"), test_size=_float(0.01, 0.9),
-                  cv_folds=_int(2, 50), search=_bool, n_jobs=_n_jobs, max_rows=_int(100), seed=_int(0), models_dir=_str),
+                  cv_folds=_int(2, 50), search=_bool, n_jobs=_n_jobs, max_rows=_int(100), seed=_int(0), models_dir=_str,
+                  refit=_choice("all", "train"), on_leakage=_choice("warn", "fail")),
     "join": dict(left=_str, right=_str, on=_list, how=_choice("left", "inner", "outer", "right"),
                  validate=_choice("1:1", "m:1", "1:m", "m:m"), description=_str),
     "features": dict(exclude=_list, numeric_impute=_choice("median", "mean", "zero"), scale=_bool,

@@ -22,7 +22,8 @@ from .train import TrainResult, predict, train_candidates
 
 # %% auto #0
 __all__ = ['value_curve', 'best_threshold', 'calibration_table', 'confusion', 'slices', 'importance', 'Evaluation',
-           'evaluate_training', 'model_card', 'save_model', 'load_model', 'evaluate_saved', 'TrainRun', 'train_project']
+           'evaluate_training', 'model_card', 'save_model', 'load_model', 'evaluate_saved', 'TrainRun', 'train_project',
+           'check_project']
 
 # %% ../nbs/31_evaluate.ipynb #c047b0b5
 def value_curve(y_true, proba, values: tuple, # (tp, fp, fn, tn) values per case
@@ -182,18 +183,30 @@ def evaluate_training(tr: TrainResult, # from train_candidates
 # %% ../nbs/31_evaluate.ipynb #5197aee5
 def _fmt(v): return f"{v:.4g}" if isinstance(v, float) else str(v)
 
-def model_card(ev: Evaluation, name: str, data_desc: str="") -> str:
+def model_card(ev: Evaluation, # the evaluation of the chosen model
+               name: str, # the model's name
+               data_desc: str="", # a sentence on the data it learnt from
+              ) -> str:
     "The model card as Markdown."
+    from workbench.transform import input_columns
     tr, pr = ev.train, ev.train.problem
     lb = tr.leaderboard()
     worse = ev.slices[ev.slices.worse].head(5)
+    inputs = input_columns(tr.final_pipeline)
+    left_out = [c for c in tr.X_test.columns if c not in inputs]
+    used_hidden, dropped_hidden = [c for c in ev.hidden if c in inputs], [c for c in ev.hidden if c not in inputs]
     lines = [f"# Model card: {name}", "",
              "## Intended use", "", pr.description or f"Predict `{pr.target}` ({pr.task}).",
              f"Positive class: `{tr.positive}`." if pr.task == "binary" else "", "",
              "## Data", "", data_desc or "", f"- target `{pr.target}`; {tr.split.description}",
              *[f"- {n}" for n in tr.notes], "",
-             "## Model", "", f"Best of {len(tr.results)} candidates by cross-validated {tr.metrics[0]}: **{tr.best}**"
-             + (f" with {tr.best_result.params}" if tr.best_result.params else "") + ".", "",
+             *(["## Warnings", "", *[f"- {w}" for w in tr.warnings], ""] if tr.warnings else []),
+             "## Inputs", "", f"The saved pipeline reads {len(inputs)} column(s): " + ", ".join(f"`{c}`" for c in inputs) + ".",
+             *(["Not used: " + ", ".join(f"`{c}`" for c in left_out) + " (identifiers, the time column, `[features] exclude`, "
+                "or identifier-like text)."] if left_out else []), "",
+             "## Model", "", f"Best of {len(tr.results)} candidates by cross-validated {tr.metrics[0]} ({tr.cv_method}): **{tr.best}**"
+             + (f" with {tr.best_result.params}" if tr.best_result.params else "") + ".",
+             f"The saved model was fitted on {tr.fitted_on}." if tr.fitted_on else "", "",
              "| candidate | " + " | ".join(f"cv {m}" for m in tr.metrics) + f" | holdout {tr.metrics[0]} |", "|---" * (len(tr.metrics) + 2) + "|",
              *[f"| {r.candidate} | " + " | ".join(f"{r[f'cv {m}']:.4g} ± {r[f'cv {m} std']:.3g}" for m in tr.metrics)
                + f" | {r[f'holdout {tr.metrics[0]}']:.4g} |" for _, r in lb.iterrows()], "",
@@ -208,13 +221,14 @@ def model_card(ev: Evaluation, name: str, data_desc: str="") -> str:
                   "| column | segment | rows | error | 95% interval |", "|---|---|---|---|---|",
                   *[f"| {r.column} | {r.segment} | {r.rows:,} | {r.error:.3g} | {r.ci_low:.3g}–{r.ci_high:.3g} |" for r in worse.itertuples()], ""]
     else: lines += ["No segment is significantly worse than overall.", ""]
-    lines += ["## Most important columns", "", *[f"- {r.column}: {r.importance:.4g}" for r in ev.importance.head(8).itertuples()], "",
+    lines += ["## Most important columns", "", *[f"- {r.column}: {r.importance:.4g}" for r in ev.importance[ev.importance.column.isin(inputs)].head(8).itertuples()], "",
               "## Limitations", "",
               f"- Measured on a {tr.split.method} holdout of {len(tr.y_test):,} rows; performance drifts as the data does: monitor it.",
               "- Segments listed above are served worse; decide whether that is acceptable before acting on them.",
               "- Probabilities are " + ("reasonably calibrated" if ev.calibration is not None and (ev.calibration.predicted - ev.calibration.observed).abs().max() < 0.1
                                        else "not well calibrated: do not read them as exact rates") + "." if pr.task == "binary" else "",
-              *([f"- Sensitive columns ({', '.join(ev.hidden)}) are used as inputs but never shown." ] if ev.hidden else []), ""]
+              *([f"- Sensitive columns used as inputs (their values are never shown): {', '.join(used_hidden)}."] if used_hidden else []),
+              *([f"- Sensitive columns in the data that the model does not use: {', '.join(dropped_hidden)}."] if dropped_hidden else []), ""]
     return "\n".join(x for x in lines if x is not None) + "\n"
 
 def save_model(ev: Evaluation, # the evaluation of the chosen model
@@ -223,10 +237,12 @@ def save_model(ev: Evaluation, # the evaluation of the chosen model
                card: str, # the model card (Markdown)
                extra: dict|None=None, # more metadata (data fingerprint, source, ...)
               ) -> Path:
-    "Write `folder/name/VERSION/` with model.joblib, model_card.md and metadata.json; return that folder."
+    "Write `folder/name/VERSION/` with model.joblib, model_card.md and metadata.json (with the model file's sha256); return that folder."
     import joblib
     import sklearn
     import workbench
+    from workbench.core import file_sha256
+    from workbench.transform import input_columns
     tr = ev.train
     version = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")[:-3]
     out = Path(folder)/name/version
@@ -235,9 +251,12 @@ def save_model(ev: Evaluation, # the evaluation of the chosen model
                 task=tr.problem.task, target=tr.problem.target, positive_class=None if tr.positive is None else str(tr.positive),
                 classes=tr.classes, threshold=ev.threshold, metrics=ev.metrics, primary_metric=tr.metrics[0],
                 success=ev.success, candidate=tr.best, params=tr.best_result.params, split=tr.split.description,
-                features=list(tr.X_test.columns), leaderboard=json.loads(tr.leaderboard().to_json(orient="records")),
+                features=input_columns(tr.final_pipeline), columns=list(tr.X_test.columns), fitted_on=tr.fitted_on,
+                cv=tr.cv_method, warnings=tr.warnings, leaderboard=json.loads(tr.leaderboard().to_json(orient="records")),
                 sklearn=sklearn.__version__, workbench=workbench.__version__, **(extra or {}))
-    with atomic_path(out/"model.joblib") as p: joblib.dump(tr.best_result.pipeline, p)
+    with atomic_path(out/"model.joblib") as p:
+        joblib.dump(tr.final_pipeline, p)
+        meta["sha256"] = file_sha256(p)
     atomic_write(out/"model_card.md", card)
     atomic_write(out/"metadata.json", json.dumps(meta, indent=2, default=str))
     return out
@@ -245,10 +264,17 @@ def save_model(ev: Evaluation, # the evaluation of the chosen model
 def load_model(folder: str|Path):
     "(pipeline, metadata) of a saved model version folder."
     import joblib
+    from workbench.core import file_sha256
     folder = Path(folder)
     if not (folder/"metadata.json").exists():
         raise WorkbenchError(f"{str(folder)!r} is not a saved model: it has no metadata.json (expected models/NAME/VERSION/)")
-    return joblib.load(folder/"model.joblib"), json.loads((folder/"metadata.json").read_text())
+    meta = json.loads((folder/"metadata.json").read_text())
+    f = folder/"model.joblib"
+    if not f.is_file(): raise WorkbenchError(f"{str(folder)!r} has no model.joblib: the saved model is incomplete")
+    if not meta.get("sha256") or file_sha256(f) != meta["sha256"]:   # a changed file could run any code when unpickled
+        raise WorkbenchError(f"{str(f)!r} does not match the sha256 recorded when it was saved: it was changed or truncated, "
+                             "so it is not loaded; train the model again")
+    return joblib.load(f), meta
 
 def evaluate_saved(folder: str|Path, # a saved model version
                    df: pd.DataFrame, # new labelled data
@@ -295,3 +321,57 @@ def train_project(settings: Settings, # the project's settings
     out = save_model(ev, settings.root/settings.train.models_dir, name, card,
                      dict(source=src.name, data_fingerprint=tr.split.fingerprint, values=list(problem_values(settings.problem))))
     return TrainRun(ev, out, card)
+
+# %% ../nbs/31_evaluate.ipynb #02272d6d
+def _near(name: str, cols) -> str:
+    import difflib
+    near = difflib.get_close_matches(str(name), list(map(str, cols)), n=1)
+    return f"; did you mean {near[0]!r}?" if near else ""
+
+def check_project(settings: Settings, # the project's settings
+                  sample_rows: int=10_000, # rows read from each source
+                 ) -> list[str]:
+    "Every setting that does not fit the data, one message each (empty when all is well)."
+    from workbench.data import iter_batches, read_table, resolve_source
+    from workbench.problem import ProblemError, check_problem
+    from workbench.train import get_candidate, time_values
+    from workbench.transform import unknown_feature_names
+    f, problems, samples = settings.path.name, [], {}
+    def sample(name):
+        if name not in samples:
+            try: samples[name] = next(iter(iter_batches(name, settings, rows=sample_rows)))
+            except (WorkbenchError, StopIteration) as e:
+                samples[name] = None
+                problems.append(f"{f} [{'join' if name in settings.joins else 'source'}:{name}]: {e or 'no data'}")
+        return samples[name]
+    for name, src in settings.sources.items():
+        df = sample(name)
+        if df is None: continue
+        for key in ("keys", "sensitive", "parse_dates"):
+            for c in getattr(src, key):
+                if c not in df.columns: problems.append(f"{f} [source:{name}] {key}: {c!r} is not a column{_near(c, df.columns)}")
+        for c in src.dtypes:
+            if c not in df.columns: problems.append(f"{f} [source:{name}] dtypes: {c!r} is not a column{_near(c, df.columns)}")
+    for c in settings.train.candidates:
+        try: get_candidate(c)
+        except WorkbenchError as e: problems.append(f"{f} [train] candidates: {e}")
+    pr = settings.problem
+    if not pr.target: return problems
+    data = pr.data or next(iter(settings.sources), "")
+    if not data: return problems + [f"{f} [problem]: no data to train on: add a [source:NAME] or set [problem] data"]
+    try: resolve_source(data, settings)
+    except WorkbenchError as e: return problems + [f"{f} [problem] data={data!r}: {e}"]
+    df = sample(data)
+    if df is None: return problems
+    if pr.target not in df.columns:
+        return problems + [f"{f} [problem] target={pr.target!r}: not a column of {data!r}{_near(pr.target, df.columns)}"]
+    for key in ("id_column", "time_column"):
+        c = getattr(pr, key)
+        if c and c not in df.columns: problems.append(f"{f} [problem] {key}={c!r}: not a column of {data!r}{_near(c, df.columns)}")
+    if pr.time_column and pr.time_column in df.columns:
+        try: time_values(df[pr.time_column], pr.time_column)
+        except WorkbenchError as e: problems.append(f"{f} {e}")
+    problems += [f"{f} {m}" for m in unknown_feature_names(settings.features, df.columns)]
+    try: check_problem(pr, read_table(data, settings, columns=[pr.target]))
+    except (ProblemError, WorkbenchError) as e: problems.append(f"{f} {e}")
+    return problems

@@ -100,9 +100,10 @@ def _refresh(self: DataExplorer):
         from workbench.contract import load_contract, validate_source
         try:
             v = validate_source(name, load_contract(contract), self.settings)
-            color = "#1a7f37" if v.passed else "#cf222e"
+            ok, verdict = v.verdict()
+            color = "#1a7f37" if ok else "#cf222e"
             self.status.value = (f"<span style='color:{color}'><b>Contract {html.escape(contract.name)}: {v.kept:,} kept / "
-                                 f"{v.quarantined:,} quarantined</b> of {v.rows:,} rows</span>"
+                                 f"{v.quarantined:,} quarantined</b> of {v.rows:,} rows: {html.escape(verdict)}</span>"
                                  + "".join(f"<br>[{r.severity}] {r.violations:,} × {html.escape(r.message)}" for r in v.results[:8]))
         except Exception as e:
             self.status.value = f"<span style='color:#cf222e'>Validation failed: {html.escape(str(e))}</span>"

@@ -345,7 +345,7 @@ def run_demo(folder: str|Path|None=None, # project folder; default: the current 
         from workbench.contract import infer_contract
         ref, src = files[:max(1, len(files) // 2)], settings.sources["customers"]
         echo(f"inferring the data contract from the first {len(ref)} month(s) → {contract}")
-        infer_contract(pd.concat([pd.read_parquet(p) for p in ref], ignore_index=True), keys=src.keys,
+        infer_contract(pd.concat([pd.read_parquet(p) for p in ref], ignore_index=True), keys=src.keys, label=settings.problem.target,
                        sensitive=src.sensitive, source=f"the first {len(ref)} month(s) of {src.name}").save(contract)
     runs = []
     for job in DEMO_JOBS:

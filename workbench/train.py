@@ -22,8 +22,8 @@ from .problem import GREATER_IS_BETTER, check_problem, positive_label, problem_v
 from .transform import build_preprocessor
 
 # %% auto #0
-__all__ = ['CANDIDATES', 'Candidate', 'register', 'get_candidate', 'Split', 'make_split', 'CandidateResult', 'TrainResult',
-           'predict', 'cross_validate', 'train_candidates']
+__all__ = ['CANDIDATES', 'Candidate', 'register', 'get_candidate', 'Split', 'time_values', 'make_split', 'CandidateResult',
+           'TrainResult', 'predict', 'cv_mean', 'time_folds', 'cross_validate', 'gap_warning', 'train_candidates']
 
 # %% ../nbs/30_train.ipynb #b6115d6a
 @dataclass
@@ -87,6 +87,26 @@ class Split:
         extra = f", periods from {self.cutoff[:10]} on" if self.cutoff else ""
         return f"{self.method} holdout of {len(self.test_index):,} rows{extra} (data {self.fingerprint})"
 
+def time_values(s: pd.Series, # the time column
+                name: str="time_column", # its name, for messages
+               ) -> pd.Series:
+    "The time column as sortable values: numbers as they are (a year, a period number), anything else as dates."
+    if pd.api.types.is_bool_dtype(s): raise WorkbenchError(f"[problem] time_column {name!r} holds true/false values, not times")
+    if pd.api.types.is_numeric_dtype(s): return s.astype("float64")
+    if pd.api.types.is_datetime64_any_dtype(s): return s.dt.tz_convert(None) if getattr(s.dt, "tz", None) is not None else s
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try: t = pd.to_datetime(s, errors="coerce", format="mixed", utc=True).dt.tz_convert(None)
+        except (TypeError, ValueError) as e: raise WorkbenchError(f"[problem] time_column {name!r} cannot be read as dates: {e}") from e
+    bad = t.isna() & s.notna()
+    if bad.any():
+        raise WorkbenchError(f"[problem] time_column {name!r}: {int(bad.sum()):,} value(s) are not dates, e.g. "
+                             f"{list(map(str, s[bad].unique()[:3]))}; give dates (2025-01-31) or numbers (a year, a period)")
+    return t
+
+def _stamp(v) -> str: return pd.Timestamp(v).isoformat() if isinstance(v, (np.datetime64, pd.Timestamp)) else f"{float(v):g}"
+
 def make_split(df: pd.DataFrame, # the whole labelled data set
                problem: ProblemSettings, # the charter (target, time column)
                method: str="auto", # auto, time, stratified or random
@@ -106,13 +126,12 @@ def make_split(df: pd.DataFrame, # the whole labelled data set
     if method == "time":
         if not problem.time_column or problem.time_column not in df.columns:
             raise WorkbenchError(f"split = time needs [problem] time_column naming a column of the data; got {problem.time_column!r}")
-        t = pd.to_datetime(df[problem.time_column])
+        t = time_values(df[problem.time_column], problem.time_column)
         periods = np.sort(t.dropna().unique())
         if len(periods) < 2: raise WorkbenchError(f"a time split needs at least 2 distinct values of {problem.time_column!r}, got {len(periods)}")
         k = max(1, int(round(len(periods) * test_size)))
-        cutoff = pd.Timestamp(periods[-k])
-        test = np.flatnonzero((t >= cutoff).to_numpy())
-        cutoff = cutoff.isoformat()
+        test = np.flatnonzero((t >= periods[-k]).to_numpy())
+        cutoff = _stamp(periods[-k])
     else:
         from sklearn.model_selection import train_test_split
         strat = df[problem.target] if method == "stratified" else None
@@ -150,6 +169,11 @@ class TrainResult:
     y_test: np.ndarray # binary: 1/0; multiclass: labels; regression: values
     dropped_missing_target: int = 0
     notes: list = field(default_factory=list)
+    final_pipeline: object = None # the pipeline to save: the best refitted on all labelled rows ([train] refit = all), else its training-part fit
+    fitted_on: str = "" # what the final pipeline was fitted on, in words
+    cv_method: str = "" # how the folds were made, in words
+    leaks: list = field(default_factory=list) # workbench.leakage.Leak found before training
+    warnings: list = field(default_factory=list) # leakage, a large gap between CV and holdout...: things a person must look at
 
     @property
     def best_result(self) -> CandidateResult: return next(r for r in self.results if r.name == self.best)
@@ -160,8 +184,9 @@ class TrainResult:
         for r in self.results:
             row = {"candidate": r.name}
             for m in self.metrics:
-                row[f"cv {m}"] = float(np.mean(r.cv[m])); row[f"cv {m} std"] = float(np.std(r.cv[m]))
+                row[f"cv {m}"] = cv_mean(r.cv[m]); row[f"cv {m} std"] = float(np.nanstd(r.cv[m])) if np.isfinite(r.cv[m]).any() else float("nan")
                 row[f"holdout {m}"] = r.holdout[m]
+            row["cv/holdout gap"] = gap_warning(r, self.metrics[0]) is not None
             row.update({"fit s": round(r.fit_seconds, 2), "predict ms/1k rows": round(r.predict_ms_per_1k, 2),
                         "size KB": round(r.size_kb, 1), "best": r.name == self.best})
             rows.append(row)
@@ -186,42 +211,117 @@ def _metrics(problem: ProblemSettings) -> list:
         raise WorkbenchError("metric 'value' needs [problem] value_tp, value_fp, value_fn, value_tn")
     return out
 
+def _score_or_nan(m, y, p, classes, values):
+    try: return score(m, y, p, classes=classes, values=values)
+    except ValueError: return float("nan")   # e.g. ROC AUC on a fold that holds one class only
+
 def _scores(pipe, X, y, problem, metrics, classes):
     p = predict(pipe, X, problem.task)
-    return {m: score(m, y, p, classes=classes, values=problem_values(problem)) for m in metrics}
+    return {m: _score_or_nan(m, y, p, classes, problem_values(problem)) for m in metrics}
+
+def cv_mean(scores: list) -> float:
+    "The mean of fold scores, ignoring folds where the metric is undefined (NaN when it is undefined everywhere)."
+    a = np.asarray(scores, dtype=float)
+    return float(np.nanmean(a)) if np.isfinite(a).any() else float("nan")
 
 def _fold(pipe, X, y, tr, va, problem, metrics, classes):
     from sklearn.base import clone
     p = clone(pipe).fit(X.iloc[tr], y[tr])
     return _scores(p, X.iloc[va], y[va], problem, metrics, classes)
 
-def cross_validate(pipe, X: pd.DataFrame, y: np.ndarray, problem: ProblemSettings, metrics: list, folds: int=5,
-                   seed: int=0, n_jobs: int=1, classes=None) -> dict:
-    "Fold scores of `pipe` for each metric (stratified folds for classification)."
+def time_folds(t: pd.Series, # each row's time (see `time_values`)
+               folds: int, # how many folds at most
+               y: np.ndarray|None=None, # classification labels: folds whose training part holds one class are dropped
+              ) -> list[tuple[np.ndarray, np.ndarray]]:
+    "Forward-chaining folds by time: each trains on the periods before the ones it validates on; rows without a time sit out."
+    from sklearn.model_selection import TimeSeriesSplit
+    tv = t.to_numpy()
+    ok = np.flatnonzero(pd.notna(tv))
+    periods = np.sort(pd.unique(tv[ok]))
+    if len(periods) >= 3:   # split the distinct periods, so that one period is never on both sides
+        k = min(folds, len(periods) - 1)
+        out = [(ok[np.isin(tv[ok], periods[a])], ok[np.isin(tv[ok], periods[b])]) for a, b in TimeSeriesSplit(k).split(periods)]
+    else:                    # two periods or fewer: rows in time order
+        order = ok[np.argsort(tv[ok], kind="stable")]
+        out = [(order[a], order[b]) for a, b in TimeSeriesSplit(folds).split(order)]
+    if y is not None: out = [(a, b) for a, b in out if len(np.unique(y[a])) > 1]
+    if not out: raise WorkbenchError(f"no time-ordered fold has both classes in its training part ({len(periods)} distinct times): "
+                                     "lower [train] cv_folds, add earlier data, or use split = stratified")
+    return out
+
+def cross_validate(pipe, # an unfitted pipeline
+                   X: pd.DataFrame, # training rows
+                   y: np.ndarray, # their target
+                   problem: ProblemSettings, # the charter (task)
+                   metrics: list, # metric names
+                   folds: int=5, # number of folds
+                   seed: int=0, # shuffles the folds when they are not by time
+                   n_jobs: int=1, # folds fitted in parallel
+                   classes=None, # multiclass: the class order
+                   time: pd.Series|None=None, # each row's time: forward-chaining folds by time, never shuffled rows
+                  ) -> dict:
+    "Fold scores of `pipe` for each metric: by time when `time` is given, else shuffled (stratified for classification)."
     from joblib import Parallel, delayed
     from sklearn.model_selection import KFold, StratifiedKFold
-    cv = (KFold if problem.task == "regression" else StratifiedKFold)(n_splits=folds, shuffle=True, random_state=seed)
-    out = Parallel(n_jobs=n_jobs)(delayed(_fold)(pipe, X, y, tr, va, problem, metrics, classes) for tr, va in cv.split(X, y))
+    if time is not None: splits = time_folds(time.reset_index(drop=True), folds, None if problem.task == "regression" else y)
+    else: splits = list((KFold if problem.task == "regression" else StratifiedKFold)(n_splits=folds, shuffle=True, random_state=seed).split(X, y))
+    out = Parallel(n_jobs=n_jobs)(delayed(_fold)(pipe, X, y, tr, va, problem, metrics, classes) for tr, va in splits)
     return {m: [o[m] for o in out] for m in metrics}
+
+_BOUNDED = {"roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "balanced_accuracy", "f1_macro",
+            "f1_weighted", "roc_auc_ovr", "r2"}
+
+def gap_warning(r: CandidateResult, # a candidate on the leaderboard
+                metric: str, # the primary metric
+               ) -> str|None:
+    "A sentence when the holdout is much worse than cross-validation promised (overfitting, or the data changed); else None."
+    cv, hold = r.cv[metric], r.holdout[metric]
+    mean, std = cv_mean(cv), float(np.nanstd(cv)) if np.isfinite(cv).any() else 0.0
+    if not (np.isfinite(mean) and np.isfinite(hold)): return None
+    worse = (mean - hold) if GREATER_IS_BETTER[metric] else (hold - mean)
+    allowed = max(2 * std, 0.03 if metric in _BOUNDED else 0.15 * abs(mean))
+    if worse <= allowed: return None
+    return (f"{r.name}: holdout {metric} {hold:.4g} is much worse than cross-validated {mean:.4g} ± {std:.2g}: the model overfits, "
+            "or the holdout's data differs from the training part (drift); do not trust the CV figure")
 
 def _better(a: float, b: float, metric: str) -> bool:
     return a > b if GREATER_IS_BETTER[metric] else a < b
 
 # %% ../nbs/30_train.ipynb #6d02f19d
+def _sample(X, y, max_rows, seed):
+    "At most `max_rows` rows, drawn at random (in their original order)."
+    if not max_rows or len(X) <= max_rows: return X, y, False
+    keep = np.sort(np.random.default_rng(seed).choice(len(X), max_rows, replace=False))
+    return X.iloc[keep].reset_index(drop=True), y[keep], True
+
+def _best(results: list, m: str) -> CandidateResult:
+    "The best mean CV score of metric `m`; a simpler candidate within 0.001 wins the tie."
+    sign = 1 if GREATER_IS_BETTER[m] else -1
+    scored = [r for r in results if np.isfinite(cv_mean(r.cv[m]))]
+    if not scored: raise WorkbenchError(f"cross-validated {m} is undefined for every candidate (each fold lacked a class?): use fewer folds")
+    top = max(scored, key=lambda r: sign * cv_mean(r.cv[m]))
+    return min((r for r in scored if abs(cv_mean(r.cv[m]) - cv_mean(top.cv[m])) <= 1e-3), key=lambda r: r.complexity)
+
 def train_candidates(df: pd.DataFrame, # labelled data: features and the target
                      problem: ProblemSettings, # the charter
-                     train: TrainSettings|None=None, # candidates, split, folds, search, n_jobs
+                     train: TrainSettings|None=None, # candidates, split, folds, search, n_jobs, refit, on_leakage
                      settings: Settings|None=None, # for [features] and the state folder (split storage)
                      progress: bool=False, # a progress bar over candidates
                     ) -> TrainResult:
-    "Train every candidate, cross-validated on the training part and measured on the fixed holdout."
+    "Check for leakage, train every candidate (CV on the training part, by time when there is a time column), measure it on the holdout, refit the best."
+    from sklearn.base import clone
     from sklearn.pipeline import Pipeline
+    from workbench.leakage import LeakageError, check_leakage
+    from workbench.transform import feature_columns, unknown_feature_names
     train = train or (settings.train if settings else TrainSettings())
+    features = settings.features if settings else None
     classes = check_problem(problem, df)
     metrics = _metrics(problem)
     cands = [get_candidate(c) for c in train.candidates]
     if not cands: raise WorkbenchError("[train] candidates is empty: name at least one of " + ", ".join(CANDIDATES))
-    notes, missing = [], int(df[problem.target].isna().sum())
+    bad = unknown_feature_names(features, df.columns)
+    if bad: raise WorkbenchError("\n".join(bad))
+    notes, warns, missing = [], [], int(df[problem.target].isna().sum())
     if missing:
         df = df[df[problem.target].notna()].reset_index(drop=True)
         notes.append(f"{missing:,} rows without a value of {problem.target!r} were left out")
@@ -230,42 +330,59 @@ def train_candidates(df: pd.DataFrame, # labelled data: features and the target
     y = (y_raw == positive).astype(int).to_numpy() if problem.task == "binary" else \
         y_raw.astype(float).to_numpy() if problem.task == "regression" else y_raw.astype(str).to_numpy()
     if problem.task == "multiclass": classes = sorted(map(str, classes))
+    X = df.drop(columns=[problem.target])
+    exclude = [c for c in (problem.id_column, problem.time_column) if c]   # [features] exclude is added by the builder
+    kinds = feature_columns(X, [*exclude, *(features.exclude if features else [])])
+    used = [c for k in ("numeric", "boolean", "categorical", "datetime") for c in kinds[k]]
+    has_time = bool(problem.time_column) and problem.time_column in X.columns
+    leaks = check_leakage(X[used], y, problem.task, problem.target, seed=train.seed,
+                          time=time_values(X[problem.time_column], problem.time_column) if has_time else None,
+                          time_name=problem.time_column or "time")
+    if leaks and train.on_leakage == "fail":
+        raise LeakageError("\n".join([f"{len(leaks)} column(s) may leak the target ([train] on_leakage = fail):", *[k.message for k in leaks]]))
+    warns += [f"leakage: {k.message}" for k in leaks]
     store = settings.project.state_dir/"splits" if settings else None
     split = make_split(df, problem, train.split, train.test_size, train.seed, store)
     is_test = np.zeros(len(df), dtype=bool); is_test[split.test_index] = True
-    X = df.drop(columns=[problem.target])
     X_tr, X_te, y_tr, y_te = X[~is_test].reset_index(drop=True), X[is_test].reset_index(drop=True), y[~is_test], y[is_test]
     if problem.task != "regression" and len(np.unique(y_tr)) < 2:
         raise WorkbenchError(f"the training part ({len(y_tr):,} rows, {split.method} split) holds one class only; use another split or more data")
-    if train.max_rows and len(X_tr) > train.max_rows:
-        keep = np.random.default_rng(train.seed).choice(len(X_tr), train.max_rows, replace=False)
-        X_tr, y_tr = X_tr.iloc[np.sort(keep)].reset_index(drop=True), y_tr[np.sort(keep)]
-        notes.append(f"trained on a random sample of {train.max_rows:,} of the training rows ([train] max_rows)")
-    exclude = [c for c in (problem.id_column, problem.time_column) if c]   # [features] exclude is added by the builder
-    pre = build_preprocessor(X_tr, settings.features if settings else None, exclude=exclude)
+    X_tr, y_tr, sampled = _sample(X_tr, y_tr, train.max_rows, train.seed)
+    if sampled: notes.append(f"trained on a random sample of {train.max_rows:,} of the training rows ([train] max_rows)")
+    by_time = split.method == "time"
+    t_tr = time_values(X_tr[problem.time_column], problem.time_column) if by_time else None
+    cv_method = (f"{train.cv_folds} forward-chaining folds by {problem.time_column} (each trains on earlier periods, validates on later ones)"
+                 if by_time else f"{train.cv_folds} shuffled{'' if problem.task == 'regression' else ', stratified'} folds")
+    pre = build_preprocessor(X_tr, features, exclude=exclude)
     from tqdm.auto import tqdm
     results = []
     for cand in tqdm(cands, desc="candidates", disable=not progress):
         est = cand.factory(problem.task, train.seed, train.n_jobs)
-        pipe = Pipeline([("prep", pre), ("model", est)])
+        pipe = Pipeline([("prep", clone(pre)), ("model", est)])   # each candidate its own preprocessor
         params = {}
         if train.search:
             grid = cand.grid.get("any") or cand.grid.get("regression" if problem.task == "regression" else "classification") or {}
             best = None
             for combo in itertools.product(*grid.values()):
                 p = {f"model__{k}": v for k, v in zip(grid, combo)}
-                s = np.mean(cross_validate(pipe.set_params(**p), X_tr, y_tr, problem, metrics[:1], min(3, train.cv_folds),
-                                           train.seed, train.n_jobs, classes)[metrics[0]])
-                if best is None or _better(s, best[0], metrics[0]): best = (s, p)
+                s = cv_mean(cross_validate(pipe.set_params(**p), X_tr, y_tr, problem, metrics[:1], min(3, train.cv_folds),
+                                           train.seed, train.n_jobs, classes, t_tr)[metrics[0]])
+                if best is None or (np.isfinite(s) and _better(s, best[0], metrics[0])): best = (s, p)
             if best: params = best[1]; pipe.set_params(**params)
-        cv = cross_validate(pipe, X_tr, y_tr, problem, metrics, train.cv_folds, train.seed, train.n_jobs, classes)
+        cv = cross_validate(pipe, X_tr, y_tr, problem, metrics, train.cv_folds, train.seed, train.n_jobs, classes, t_tr)
         t = time.perf_counter(); pipe.fit(X_tr, y_tr); fit_s = time.perf_counter() - t
         t = time.perf_counter(); hold = _scores(pipe, X_te, y_te, problem, metrics, classes); pred_s = time.perf_counter() - t
         results.append(CandidateResult(cand.name, pipe, {k.removeprefix("model__"): v for k, v in params.items()}, cv, hold,
                                        fit_s, 1000 * pred_s / max(len(X_te), 1) * 1000, len(pickle.dumps(pipe)) / 1024, cand.complexity))
-    m = metrics[0]
-    top = max(results, key=lambda r: np.mean(r.cv[m]) * (1 if GREATER_IS_BETTER[m] else -1))
-    ties = [r for r in results if abs(np.mean(r.cv[m]) - np.mean(top.cv[m])) <= 1e-3]
-    best = min(ties, key=lambda r: r.complexity).name
-    return TrainResult(problem, metrics, split, results, best, classes if problem.task != "regression" else None,
-                       positive, X_te, y_te, missing, notes)
+    top = _best(results, metrics[0])
+    gap = gap_warning(top, metrics[0])
+    if gap: warns.append(f"cv/holdout gap: {gap}")
+    final, fitted_on = top.pipeline, f"the training part ({len(X_tr):,} rows); the holdout's rows were never used for fitting"
+    if train.refit == "all":   # the most recent rows matter most: the saved model learns from them too
+        X_all, y_all, sampled = _sample(X, y, train.max_rows, train.seed)
+        final = clone(top.pipeline).fit(X_all, y_all)
+        rows = (f"a random sample of {len(X_all):,} of all {len(X):,} labelled rows ([train] max_rows), training part and holdout alike"
+                if sampled else f"all {len(X_all):,} labelled rows (training part and holdout)")
+        fitted_on = f"{rows}; holdout figures are those of the same pipeline fitted on the training part only"
+    return TrainResult(problem, metrics, split, results, top.name, classes if problem.task != "regression" else None,
+                       positive, X_te, y_te, missing, notes, final, fitted_on, cv_method, leaks, warns)

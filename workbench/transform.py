@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from .core import FeatureSettings, WorkbenchError
 
 # %% auto #0
-__all__ = ['feature_columns', 'DateParts', 'build_preprocessor']
+__all__ = ['feature_columns', 'DateParts', 'build_preprocessor', 'unknown_feature_names', 'input_columns']
 
 # %% ../nbs/23_transform.ipynb #d36652cc
 def feature_columns(df: pd.DataFrame, # a sample of the training data
@@ -100,3 +100,25 @@ def _as_text(X):
     return X.astype(str).where(X.notna(), np.nan)
 
 def _as_float(X): return pd.DataFrame(X).astype("float64")
+
+# %% ../nbs/23_transform.ipynb #4b316ce6
+def unknown_feature_names(features: FeatureSettings|None, # the [features] settings
+                          columns, # the data's columns
+                         ) -> list[str]:
+    "One message per name in `[features]` that is not a column of the data (with a did-you-mean)."
+    import difflib
+    cols = list(map(str, columns))
+    out = []
+    for c in (features.exclude if features else []):
+        if c in cols: continue
+        near = difflib.get_close_matches(c, cols, n=1)
+        out.append(f"[features] exclude: {c!r} is not a column of the data" + (f"; did you mean {near[0]!r}?" if near else "")
+                   + f" (columns: {', '.join(cols[:30])}{' …' if len(cols) > 30 else ''})")
+    return out
+
+def input_columns(pipeline, # a fitted Pipeline whose first step is the preprocessor, or the fitted ColumnTransformer
+                 ) -> list[str]:
+    "The raw columns a fitted preprocessor reads, in order."
+    pre = pipeline.steps[0][1] if hasattr(pipeline, "steps") else pipeline
+    check_is_fitted(pre)
+    return [str(c) for name, _, cols in pre.transformers_ if name != "remainder" and not isinstance(cols, slice) for c in cols]
