@@ -162,7 +162,7 @@ def test_quality_job_reports_kept_and_quarantined(project):
     assert (m["rows"], m["kept"], m["quarantined"]) == (4_500, 4_499, 1)
     html = (project / run["report"]).read_text()
     assert "Rows kept / quarantined: <strong>4,499 / 1</strong>" in html
-    q = pd.read_parquet(project / run["report"].replace(".html", "_files") / "quarantine.parquet")
+    q = pd.read_parquet(project / ".workbench" / "runs" / run["id"] / "quarantine.parquet")   # data, kept out of reports/
     assert q._row.tolist() == [0] and "monthly_charges: negative, but never negative" in q._reason[0]
     assert run["status"] == "succeeded" and m["acceptable"] is True
 

@@ -25,10 +25,19 @@ EXIT = {"succeeded": 0, "failed": 1, "timed_out": 124, "cancelled": 130}
 
 def _settings(a): return load_settings(a.project)
 
+def _params(given: list|None) -> dict:
+    "`-p NAME VALUE` and `-p NAME=VALUE` (the form for values that start with '-') as a dict."
+    out = {}
+    for p in given or []:
+        if len(p) == 2: out[p[0]] = p[1]
+        elif len(p) == 1 and "=" in p[0]: k, _, v = p[0].partition("="); out[k] = v
+        else: raise WorkbenchError(f"-p {' '.join(p)}: give -p NAME VALUE or -p NAME=VALUE (e.g. -p threshold=-1.5)")
+    return out
+
 def cmd_run(a):
     "Run a job."
     from workbench.jobs import run_job
-    rec = run_job(a.job, dict(a.param or []), settings=_settings(a), timeout=a.timeout, cell_timeout=a.cell_timeout,
+    rec = run_job(a.job, _params(a.param), settings=_settings(a), timeout=a.timeout, cell_timeout=a.cell_timeout,
                   progress=not a.no_progress, origin="command line -p")
     print(f"{rec.status}: {rec.job} run {rec.id} in {rec.duration_s:.1f} s\nreport: {rec.report}")
     if rec.error: print(f"error: {rec.error}", file=sys.stderr)
@@ -36,8 +45,10 @@ def cmd_run(a):
 
 def cmd_runs(a):
     "List the run history."
-    from workbench.jobs import store
-    runs = store(_settings(a)).list(job=a.job, status=a.status, limit=a.limit)
+    from workbench.jobs import reap_dead, store
+    s = _settings(a)
+    reap_dead(s)   # a run killed with -9 shows as failed at once, and the catalog says so too
+    runs = store(s).list(job=a.job, status=a.status, limit=a.limit)
     if a.json: print(json.dumps([r.to_dict() for r in runs], indent=1)); return 0
     for r in runs:
         dur = f"{r.duration_s:7.1f}s" if r.duration_s is not None else "      —"
@@ -114,9 +125,10 @@ def cmd_sources(a):
 def cmd_contract_infer(a):
     "Infer a data contract from a reference data set."
     from workbench.contract import infer_contract
-    from workbench.data import read_table, resolve_source
+    from workbench.data import check_output, read_table, resolve_source
     s = _maybe_settings(a)
     src = resolve_source(a.data, s)
+    check_output(a.out, [a.data], s, "contract")
     keys = a.keys.split(",") if a.keys else (src.keys or None)
     sens = a.sensitive.split(",") if a.sensitive else src.sensitive
     df = read_table(src, s)
@@ -207,13 +219,15 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     r = sub.add_parser("run", help="run a job notebook and write its HTML report")
     r.add_argument("job", help="job name: a [job:NAME] in settings.ini or a bundled job notebook")
-    r.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set a notebook parameter (repeatable)")
+    r.add_argument("-p", "--param", nargs="+", action="append", metavar="NAME VALUE",
+                   help="set a notebook parameter: -p NAME VALUE, or -p NAME=VALUE for a value that starts with '-' (repeatable)")
     r.add_argument("--timeout", type=_positive, metavar="S", help="seconds for the whole run (default: the job's timeout)")
     r.add_argument("--cell-timeout", type=_positive, metavar="S", help="seconds per cell (default: the job's cell_timeout)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
     h = sub.add_parser("runs", help="list the run history, newest first")
-    h.add_argument("--job", help="only this job"); h.add_argument("--status", help="only this status")
+    h.add_argument("--job", help="only this job")
+    h.add_argument("--status", choices=["running", "succeeded", "failed", "timed_out", "cancelled"], help="only runs with this status")
     h.add_argument("--limit", type=int, help="at most N runs"); h.add_argument("--json", action="store_true", help="print JSON")
     h.set_defaults(func=cmd_runs)
     j = sub.add_parser("jobs", help="list jobs and their parameters"); j.add_argument("--json", action="store_true")

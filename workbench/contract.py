@@ -21,7 +21,8 @@ from .data import REDACTED, detect_sensitive
 
 # %% auto #0
 __all__ = ['ContractError', 'ColumnRule', 'Contract', 'load_contract', 'is_identifier', 'infer_contract', 'QualityError',
-           'RuleResult', 'Validation', 'SchemaError', 'check_columns', 'validate', 'write_table', 'validate_source']
+           'RuleResult', 'Validation', 'SchemaError', 'check_columns', 'quarantine_columns', 'validate', 'write_table',
+           'validate_source']
 
 # %% ../nbs/22_contract.ipynb #75178bf8
 class ContractError(WorkbenchError, ValueError):
@@ -253,6 +254,8 @@ class Validation:
     kept_frame: pd.DataFrame
     quarantine: pd.DataFrame # the quarantined rows, sensitive values redacted, with _row (position in the input) and _reason
     missing: dict = field(default_factory=dict) # missing values per contract column present in the data
+    row_column: str = "_row" # the quarantine's own columns: '_row' and '_reason', with more leading '_' when the data has those names
+    reason_column: str = "_reason"
 
     @property
     def passed(self) -> bool: return self.quarantined == 0 and not any(r.severity == "hard" for r in self.results)
@@ -333,11 +336,19 @@ def check_columns(df: pd.DataFrame, # the table (or one batch of it)
                           "allow_extra_columns to false; drop them, or add them to the contract")
 
 # %% ../nbs/22_contract.ipynb #55438160
+def quarantine_columns(columns) -> tuple[str, str]:
+    "Names of the quarantine's row and reason columns: `_row` and `_reason`, prefixed with more `_` until no data column has them."
+    row, reason, taken = "_row", "_reason", set(map(str, columns))
+    while row in taken or reason in taken: row, reason = "_" + row, "_" + reason
+    return row, reason
+
 def validate(df: pd.DataFrame, # the table to check
              contract: Contract, # what it must satisfy
+             hidden: list|tuple=(), # more columns whose values must never be shown (settings.ini `sensitive`)
             ) -> Validation:
     "Check `df` against `contract`: per-rule results, the rows kept and the rows quarantined with reasons."
     n, results, hard, missing = len(df), [], [], {}   # hard: (reason text, row mask)
+    hidden = set(contract.sensitive) | set(hidden) | set(detect_sensitive(df))   # whatever the contract says
     def add(rule, col, sev, mask, msg, examples=()):
         k = int(mask.sum()) if hasattr(mask, "sum") else int(mask)
         if k == 0: return
@@ -348,7 +359,7 @@ def validate(df: pd.DataFrame, # the table to check
         if c not in df.columns: continue   # an optional column (the label) that is not there yet
         s = df[c]
         x, bad_type = _as_type(s, r.dtype)
-        add("type", c, "hard", bad_type, f"{c}: not a {r.dtype}", _examples(s, bad_type, r.sensitive))
+        add("type", c, "hard", bad_type, f"{c}: not a {r.dtype}", _examples(s, bad_type, c in hidden))
         na = x.isna() & ~bad_type
         missing[c] = int(na.sum())
         if not r.nullable: add("missing", c, "hard", na, f"{c}: missing, but the contract allows no missing value")
@@ -360,10 +371,10 @@ def validate(df: pd.DataFrame, # the table to check
             neg, far, near = _range_masks(x, r)
             if far is not None:
                 rng = f"[{_fmt(r.min) if r.min is not None else '…'}, {_fmt(r.max) if r.max is not None else '…'}]"
-                add("range", c, "hard", neg, f"{c}: negative, but never negative in the reference {rng}", _examples(s, neg, r.sensitive))
+                add("range", c, "hard", neg, f"{c}: negative, but never negative in the reference {rng}", _examples(s, neg, c in hidden))
                 add("range", c, "hard", far, f"{c}: far outside the range {rng} (more than {r.tolerance:g}× its width beyond it"
-                    + (" on a log scale)" if r.scale == "log" else ")"), _examples(s, far, r.sensitive))
-                add("range", c, "soft", near, f"{c}: outside the range {rng}, within the tolerance", _examples(s, near, r.sensitive))
+                    + (" on a log scale)" if r.scale == "log" else ")"), _examples(s, far, c in hidden))
+                add("range", c, "soft", near, f"{c}: outside the range {rng}, within the tolerance", _examples(s, near, c in hidden))
         if r.categories is not None and r.dtype in ("category", "string", "bool", "int"):
             allowed = set(map(str, r.categories))
             if isinstance(s.dtype, pd.CategoricalDtype):
@@ -374,13 +385,13 @@ def validate(df: pd.DataFrame, # the table to check
             sev = "soft" if share <= r.max_unseen_share else "hard"
             add("category", c, sev, unseen, f"{c}: a value not among the {len(allowed)} known categories"
                 + (f" ({share:.2%} of rows, above the {r.max_unseen_share:.0%} allowed)" if sev == "hard" else ""),
-                _examples(s, unseen, r.sensitive))
+                _examples(s, unseen, c in hidden))
     extra = [c for c in df.columns if c not in contract.columns]
     if extra: results.append(RuleResult("extra_column", ", ".join(map(str, extra)), "soft", 0, [], f"columns not in the contract: {extra}"))
     keys = [k for k in contract.keys if k in df.columns]
     if keys and len(keys) == len(contract.keys):
         dup = df.duplicated(subset=keys, keep="first").to_numpy()
-        sens = any(contract.columns[k].sensitive for k in keys)
+        sens = any(k in hidden for k in keys)
         ex = [] if not dup.any() else [REDACTED] if sens else \
             ["|".join(map(str, t)) for t in df.iloc[np.flatnonzero(dup)][keys].drop_duplicates().head(5).itertuples(index=False)]
         add("unique_key", ", ".join(keys), "hard", dup, f"duplicate key ({', '.join(keys)}): an earlier row has the same key", ex)
@@ -391,14 +402,15 @@ def validate(df: pd.DataFrame, # the table to check
         sel = m[idx]
         reasons[sel] = reasons[sel] + np.where(reasons[sel] == "", "", "; ") + msg
     q = df.iloc[idx].copy()
-    for c in contract.sensitive:
+    for c in hidden:
         if c in q.columns: q[c] = REDACTED
-    q.insert(0, "_row", idx)
-    q["_reason"] = reasons.to_numpy()
+    row_col, reason_col = quarantine_columns(df.columns)
+    q.insert(0, row_col, idx)
+    q[reason_col] = reasons.to_numpy()
     results.sort(key=lambda r: (r.severity != "hard", -r.violations))
     kept = df.iloc[np.flatnonzero(~bad)]
     return Validation(rows=n, kept=len(kept), quarantined=len(idx), results=results, kept_frame=kept,
-                      quarantine=q.reset_index(drop=True), missing=missing)
+                      quarantine=q.reset_index(drop=True), missing=missing, row_column=row_col, reason_column=reason_col)
 
 # %% ../nbs/22_contract.ipynb #0e85ebbb
 def write_table(df: pd.DataFrame, # the rows to write
@@ -436,18 +448,23 @@ def validate_source(spec, # a source name, or a file, folder or glob (see workbe
                     quarantine: str|Path|None=None, # write the quarantined rows here (.parquet or .csv)
                     batch_rows: int=500_000, # rows validated at a time
                     keep: bool=False, # also return the kept rows (they must then fit in memory)
+                    hidden: list|tuple|None=None, # more sensitive columns; default: the source's `sensitive` in settings.ini
                    ) -> Validation:
-    "Validate a whole source batch by batch; write its quarantine; return the merged result."
-    from workbench.data import iter_batches
+    "Validate a whole source batch by batch; write its quarantine (never over the data); return the merged result."
+    from workbench.data import check_output, iter_batches, resolve_source
+    if quarantine is not None: check_output(quarantine, [spec], settings, "quarantine file")
+    if hidden is None: hidden = resolve_source(spec, settings).sensitive
     results, qparts, kept_parts, seen, missing = {}, [], [], np.empty(0, dtype=np.uint64), {}
     rows = kept = 0
     keys = contract.keys
+    row_col, reason_col = "_row", "_reason"
     for batch in iter_batches(spec, settings, rows=batch_rows):
         batch = batch.reset_index(drop=True)
-        v = validate(batch, contract)
+        v = validate(batch, contract, hidden)
+        row_col, reason_col = v.row_column, v.reason_column
         _merge(results, v.results)
         for c, k in v.missing.items(): missing[c] = missing.get(c, 0) + k
-        q = v.quarantine.assign(_row=v.quarantine._row + rows)
+        q = v.quarantine.assign(**{row_col: v.quarantine[row_col] + rows})
         k = v.kept_frame
         if keys and all(c in batch.columns for c in keys):
             h = _key_hash(k, keys)
@@ -455,12 +472,12 @@ def validate_source(spec, # a source name, or a file, folder or glob (see workbe
             if again.any():
                 msg = f"duplicate key ({', '.join(keys)}): an earlier row has the same key"
                 dup = k[again].copy()
-                for c in contract.sensitive:
+                for c in set(contract.sensitive) | set(hidden) | set(detect_sensitive(batch)):
                     if c in dup.columns: dup[c] = REDACTED
-                dup.insert(0, "_row", k.index[again].to_numpy() + rows)   # kept_frame's index: positions in the batch
-                dup["_reason"] = msg
+                dup.insert(0, row_col, k.index[again].to_numpy() + rows)   # kept_frame's index: positions in the batch
+                dup[reason_col] = msg
                 q = pd.concat([q, dup], ignore_index=True)
-                ex = [REDACTED] if any(contract.columns[c].sensitive for c in keys) else \
+                ex = [REDACTED] if any(contract.columns[c].sensitive or c in hidden for c in keys) else \
                     ["|".join(map(str, t)) for t in k[again][keys].head(5).itertuples(index=False)]
                 _merge(results, [RuleResult("unique_key", ", ".join(keys), "hard", int(again.sum()), ex, msg)])
                 k, h = k[~again], h[~again]
@@ -473,10 +490,10 @@ def validate_source(spec, # a source name, or a file, folder or glob (see workbe
     for r in merged:   # messages that quote a share are restated for the whole source
         if r.rule == "missing_share": r.message = re.sub(r"[\d.]+% missing", f"{r.violations / max(rows, 1):.1%} missing", r.message)
         if r.rule == "category" and r.severity == "hard": r.message = re.sub(r"\([\d.]+% of rows", f"({r.violations / max(rows, 1):.2%} of rows", r.message)
-    qdf = pd.concat(qparts, ignore_index=True).sort_values("_row", kind="stable").reset_index(drop=True) if qparts else \
-        pd.DataFrame(columns=["_row", *contract.columns, "_reason"])
+    qdf = pd.concat(qparts, ignore_index=True).sort_values(row_col, kind="stable").reset_index(drop=True) if qparts else \
+        pd.DataFrame(columns=[row_col, *contract.columns, reason_col])
     if quarantine is not None: write_table(qdf, quarantine)
     kept_frame = pd.concat(kept_parts) if kept_parts else pd.DataFrame()
     if rows != kept + len(qdf): raise WorkbenchError(f"internal error: {rows} rows in, {kept} kept + {len(qdf)} quarantined")
     return Validation(rows=rows, kept=kept, quarantined=len(qdf), results=merged, kept_frame=kept_frame, quarantine=qdf,
-                      missing=missing)
+                      missing=missing, row_column=row_col, reason_column=reason_col)

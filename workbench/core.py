@@ -50,18 +50,24 @@ def require(module: str, # module to import, e.g. 'pyspark'
 @contextmanager
 def atomic_path(path: str|Path, # the file to create or replace
                ):
-    "Yield a temporary path beside `path`; on success rename it to `path`, on error delete it."
+    "Yield a temporary path beside `path`; on success rename it to `path`, on error delete it. An unwritable place is a `WorkbenchError`."
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise WorkbenchError(f"cannot write {str(path)!r}: {e.strerror or e} ({type(e).__name__}); "
+                             "choose a folder you can write to") from e
     os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp
         os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        try: os.replace(tmp, path)
+        except OSError as e:
+            raise WorkbenchError(f"cannot write {str(path)!r}: {e.strerror or e} ({type(e).__name__})") from e
     finally:
-        tmp.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)   # a failed or partial write leaves nothing behind
 
 def atomic_write(path: str|Path, # the file to create or replace
                  data: str|bytes, # its whole content; str is written as UTF-8
@@ -151,6 +157,9 @@ def _cron(v):
     if len(fields) != 5: raise _Bad(f"a cron expression has 5 fields (minute hour day month weekday), got {len(fields)}")
     from croniter import croniter
     if not croniter.is_valid(v): raise _Bad("not a valid cron expression, e.g. '0 6 * * *' is every day at 06:00")
+    from croniter import CroniterBadDateError
+    try: croniter(v).get_next()
+    except CroniterBadDateError: raise _Bad("it never fires (no such date, e.g. 31 February)") from None
     return v
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
@@ -355,7 +364,12 @@ def find_settings(start: str|Path|None=None, # a settings.ini file or a folder t
     if not start.exists(): raise SettingsError(f"project folder {str(start)!r} does not exist")
     for d in [start, *start.parents]:
         f = d/SETTINGS_FILE
-        if f.is_file() and re.search(r"^\s*\[project\]", f.read_text(encoding="utf-8", errors="replace"), re.M): return f
+        if not f.is_file(): continue
+        text = f.read_text(encoding="utf-8", errors="replace")
+        if re.search(r"^\s*\[project\]", text, re.M): return f
+        if not text.strip() or re.search(r"^\s*\[(problem|features|train|source:|join:|job:|alert:)", text, re.M):
+            raise SettingsError(f"{f}: {'is empty' if not text.strip() else 'has no [project] section'}; a workbench "
+                                "project's settings.ini starts with [project] and name = ...: fix it, or pass --project DIR")
     raise SettingsError(f"no {SETTINGS_FILE} with a [project] section in {str(start)!r} or its parents: "
                         "run workbench from a project folder, pass --project DIR, or set WORKBENCH_PROJECT")
 
@@ -374,6 +388,10 @@ def _parse_section(fname, sec, items, schema, problems, extra=None):
         except _Bad as e: problems.append(f"{fname} [{sec}] {k}={v!r}: {e}")
     return out
 
+def _uncomment(v: str) -> str:
+    "A value without its inline comment: ` # ` (whitespace, `#`, whitespace or the end). `Q1 #2025` and `#ff0000` stay whole."
+    return "\n".join(re.sub(r"\s+#(\s.*)?$", "", line) for line in v.split("\n"))
+
 def _path(root, v): return (root/Path(v).expanduser()).resolve() if v else None
 
 def load_settings(path: str|Path|None=None, # settings.ini, or a folder to search from (see `find_settings`)
@@ -382,7 +400,7 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
     path = find_settings(path)
     fname, root = path.name, path.parent
     cp = configparser.ConfigParser(interpolation=None, default_section="__no_default__", strict=True,
-                                   inline_comment_prefixes=("#",))   # `key = value  # comment`
+                                   inline_comment_prefixes=None)   # inline comments are cut below
     cp.optionxform = str  # keys are case-sensitive: they can be notebook parameter names
     try: cp.read_string(path.read_text(encoding="utf-8"), source=str(path))
     except (configparser.Error, UnicodeDecodeError) as e:
@@ -405,7 +423,7 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
             problems.append(f"{fname} [{sec}]: [{kind}] takes no name; write [{kind}]")
             continue
         extra = {} if kind == "job" else None
-        vals = _parse_section(fname, sec, cp.items(sec), _SCHEMA[kind], problems, extra)
+        vals = _parse_section(fname, sec, [(k, _uncomment(v)) for k, v in cp.items(sec)], _SCHEMA[kind], problems, extra)
         if kind == "project": project = vals
         elif kind == "problem": problem = vals
         elif kind == "source": sources[name] = _source(fname, sec, name, vals, root, problems)
@@ -416,6 +434,10 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
         else: alerts[name] = _alert(fname, sec, name, vals, problems)
     if project is None: problems.insert(0, f"{fname}: the [project] section is missing; add one with at least name = ...")
     if problem is not None: _check_problem(fname, problem, problems)
+    name = (project or {}).get("name")
+    if name is not None and not _NAME.match(name):   # it names folders (models/NAME/...): no separators, no '..'
+        problems.append(f"{fname} [project] name={name!r}: a project name starts with a letter and holds only letters, "
+                        "digits, '_' and '-' (it is used in folder names), e.g. churn-model")
     _check_joins(fname, joins, sources, problems)
     if problems: raise SettingsError([f"{path}: {len(problems)} problem(s)"] + problems)
     proj = ProjectSettings(name=project.get("name") or root.name, description=project.get("description", ""),

@@ -7,6 +7,7 @@ Docs: https://github.com/workbench-dev/workbench/data.html.md"""
 # %% ../nbs/20_data.ipynb #fb20279e
 from __future__ import annotations
 
+import fnmatch
 import glob as _glob
 import re
 from dataclasses import dataclass, replace
@@ -18,9 +19,9 @@ import pandas as pd
 from .core import Settings, SourceSettings, WorkbenchError
 
 # %% auto #0
-__all__ = ['REDACTED', 'DataError', 'resolve_source', 'apply_dtypes', 'read_table', 'detect_sensitive', 'sensitive_columns',
-           'redact', 'iter_batches', 'SourceStatus', 'source_status', 'inventory', 'JoinError', 'join_frames',
-           'read_join']
+__all__ = ['REDACTED', 'DataError', 'resolve_source', 'check_output', 'apply_dtypes', 'read_table', 'detect_sensitive',
+           'sensitive_columns', 'redact', 'iter_batches', 'SourceStatus', 'source_status', 'inventory', 'JoinError',
+           'join_frames', 'read_join']
 
 # %% ../nbs/20_data.ipynb #c3337528
 class DataError(WorkbenchError, ValueError):
@@ -69,6 +70,39 @@ def resolve_source(spec: str|Path|SourceSettings, # a source name from settings.
         raise DataError(f"cannot tell the format of {str(files[0])!r} from its suffix {files[0].suffix!r}; "
                         f"use one of {', '.join(_SUFFIX_KIND)} or declare a [source:NAME] with kind = ...")
     return SourceSettings(name=path.stem or str(spec), kind=kind, path=path)
+
+# %% ../nbs/20_data.ipynb #0e8e59ae
+def _protected(src: SourceSettings) -> list[tuple[Path, str]]:
+    "(path, kind) pairs a source reads: a file, a folder, a glob's fixed folder, an SQLite file."
+    if src.kind == "sql" and src.url and src.url.startswith("sqlite:///"): return [(Path(src.url.removeprefix("sqlite:///")), "file")]
+    if src.path is None: return []
+    p = Path(src.path)
+    if any(ch in str(p) for ch in "*?["):
+        if "**" not in str(p): return [(p, "glob")]
+        parts = list(p.parts)
+        return [(Path(*parts[:next(i for i, x in enumerate(parts) if "*" in x)] or ["."]), "folder")]   # recursive: its whole folder
+    return [(p, "folder" if p.is_dir() or not p.suffix else "file")]
+
+def check_output(out: str|Path, # the path about to be written
+                 inputs: list|tuple=(), # what is being read: source names, files, folders or globs
+                 settings: Settings|None=None, # the project: none of its sources may be written over either
+                 what: str="output", # what the path is for, for the message
+                ) -> Path:
+    "`out`, resolved; a `DataError` when writing it would replace or sit inside data that is read."
+    target = Path(out).expanduser().resolve()
+    sources = []
+    for spec in inputs:
+        try: sources.append(resolve_source(spec, settings))
+        except DataError: continue   # not there yet: nothing to protect
+    if settings is not None: sources += [s for s in settings.sources.values() if s not in sources]
+    for src in sources:
+        for p, kind in _protected(src):
+            p = p.expanduser().absolute() if kind == "glob" else p.expanduser().resolve()
+            if target == p or (kind == "folder" and p in target.parents) or (kind == "glob" and fnmatch.fnmatch(str(target), str(p))):
+                where = "is" if target == p else "is inside"
+                raise DataError(f"refusing to write the {what} {str(out)!r}: it {where} the data of source {src.name!r} ({p}), "
+                                "which would be lost; choose a path outside the data, e.g. quarantine/NAME.parquet")
+    return target
 
 # %% ../nbs/20_data.ipynb #32fd772d
 def _sep(src: SourceSettings, f: Path) -> str:

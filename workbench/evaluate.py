@@ -114,7 +114,9 @@ def importance(pipeline, X: pd.DataFrame, y, task: str, metric: str, classes=Non
         X, y = X.iloc[idx], np.asarray(y)[idx]
     sign = 1 if GREATER_IS_BETTER[metric] else -1
     def scorer(est, Xs, ys): return sign * score(metric, ys, predict(est, Xs, task), classes=classes, values=values)
-    r = permutation_importance(pipeline, X, y, scoring=scorer, n_repeats=repeats, random_state=seed, n_jobs=n_jobs)
+    from joblib import parallel_config
+    with parallel_config(backend="threading"):   # no worker processes (see `workbench.train.cross_validate`)
+        r = permutation_importance(pipeline, X, y, scoring=scorer, n_repeats=repeats, random_state=seed, n_jobs=n_jobs)
     return pd.DataFrame({"column": X.columns, "importance": r.importances_mean, "std": r.importances_std}) \
         .sort_values("importance", ascending=False).reset_index(drop=True)
 
@@ -183,6 +185,11 @@ def evaluate_training(tr: TrainResult, # from train_candidates
 # %% ../nbs/31_evaluate.ipynb #5197aee5
 def _fmt(v): return f"{v:.4g}" if isinstance(v, float) else str(v)
 
+def _md(x) -> str:
+    "A value from data or settings as Markdown text: markup in it is shown, never rendered (`|` kept out of tables)."
+    import html
+    return html.escape(str(x or ""), quote=False).replace("|", "\\|")
+
 def model_card(ev: Evaluation, # the evaluation of the chosen model
                name: str, # the model's name
                data_desc: str="", # a sentence on the data it learnt from
@@ -195,12 +202,12 @@ def model_card(ev: Evaluation, # the evaluation of the chosen model
     inputs = input_columns(tr.final_pipeline)
     left_out = [c for c in tr.X_test.columns if c not in inputs]
     used_hidden, dropped_hidden = [c for c in ev.hidden if c in inputs], [c for c in ev.hidden if c not in inputs]
-    lines = [f"# Model card: {name}", "",
-             "## Intended use", "", pr.description or f"Predict `{pr.target}` ({pr.task}).",
+    lines = [f"# Model card: {_md(name)}", "",
+             "## Intended use", "", _md(pr.description) or f"Predict `{pr.target}` ({pr.task}).",
              f"Positive class: `{tr.positive}`." if pr.task == "binary" else "", "",
-             "## Data", "", data_desc or "", f"- target `{pr.target}`; {tr.split.description}",
-             *[f"- {n}" for n in tr.notes], "",
-             *(["## Warnings", "", *[f"- {w}" for w in tr.warnings], ""] if tr.warnings else []),
+             "## Data", "", _md(data_desc), f"- target `{pr.target}`; {tr.split.description}",
+             *[f"- {_md(n)}" for n in tr.notes], "",
+             *(["## Warnings", "", *[f"- {_md(w)}" for w in tr.warnings], ""] if tr.warnings else []),
              "## Inputs", "", f"The saved pipeline reads {len(inputs)} column(s): " + ", ".join(f"`{c}`" for c in inputs) + ".",
              *(["Not used: " + ", ".join(f"`{c}`" for c in left_out) + " (identifiers, the time column, `[features] exclude`, "
                 "or identifier-like text)."] if left_out else []), "",
@@ -219,16 +226,16 @@ def model_card(ev: Evaluation, # the evaluation of the chosen model
     if len(worse):
         lines += ["Segments significantly worse than overall (95% interval above the overall error):", "",
                   "| column | segment | rows | error | 95% interval |", "|---|---|---|---|---|",
-                  *[f"| {r.column} | {r.segment} | {r.rows:,} | {r.error:.3g} | {r.ci_low:.3g}–{r.ci_high:.3g} |" for r in worse.itertuples()], ""]
+                  *[f"| {_md(r.column)} | {_md(r.segment)} | {r.rows:,} | {r.error:.3g} | {r.ci_low:.3g}–{r.ci_high:.3g} |" for r in worse.itertuples()], ""]
     else: lines += ["No segment is significantly worse than overall.", ""]
-    lines += ["## Most important columns", "", *[f"- {r.column}: {r.importance:.4g}" for r in ev.importance[ev.importance.column.isin(inputs)].head(8).itertuples()], "",
+    lines += ["## Most important columns", "", *[f"- {_md(r.column)}: {r.importance:.4g}" for r in ev.importance[ev.importance.column.isin(inputs)].head(8).itertuples()], "",
               "## Limitations", "",
               f"- Measured on a {tr.split.method} holdout of {len(tr.y_test):,} rows; performance drifts as the data does: monitor it.",
               "- Segments listed above are served worse; decide whether that is acceptable before acting on them.",
               "- Probabilities are " + ("reasonably calibrated" if ev.calibration is not None and (ev.calibration.predicted - ev.calibration.observed).abs().max() < 0.1
                                        else "not well calibrated: do not read them as exact rates") + "." if pr.task == "binary" else "",
-              *([f"- Sensitive columns used as inputs (their values are never shown): {', '.join(used_hidden)}."] if used_hidden else []),
-              *([f"- Sensitive columns in the data that the model does not use: {', '.join(dropped_hidden)}."] if dropped_hidden else []), ""]
+              *([f"- Sensitive columns used as inputs (their values are never shown): {_md(', '.join(used_hidden))}."] if used_hidden else []),
+              *([f"- Sensitive columns in the data that the model does not use: {_md(', '.join(dropped_hidden))}."] if dropped_hidden else []), ""]
     return "\n".join(x for x in lines if x is not None) + "\n"
 
 def save_model(ev: Evaluation, # the evaluation of the chosen model

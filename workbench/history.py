@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .core import file_lock
+from .core import WorkbenchError, file_lock
 
 # %% auto #0
-__all__ = ['STATUSES', 'RunRecord', 'utcnow', 'RunStore']
+__all__ = ['STATUSES', 'RunRecord', 'utcnow', 'HistoryError', 'RunStore']
 
 # %% ../nbs/68_history.ipynb #0faf2ac0
 STATUSES = ("running", "succeeded", "failed", "timed_out", "cancelled")
@@ -57,17 +57,36 @@ _DDL = """CREATE TABLE IF NOT EXISTS runs (
     host TEXT, pid INTEGER);
 CREATE INDEX IF NOT EXISTS runs_job_started ON runs (job, started_at);"""
 
+class HistoryError(WorkbenchError):
+    "The run history file cannot be read or written."
+
 class RunStore:
     "The run history in a SQLite file."
     def __init__(self, path: str|Path): # the SQLite file; created with its folder when missing
         self.path = Path(path)
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not getattr(self, "_ready", False): self._init()
-        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not getattr(self, "_ready", False): self._init()
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except (OSError, sqlite3.Error) as e: raise self._error(e) from e
         con.row_factory = sqlite3.Row
         return con
+
+    def _error(self, e: Exception) -> HistoryError:
+        if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError) or "not a database" in str(e):
+            return HistoryError(f"the run history {str(self.path)!r} is damaged ({e}): move it aside (mv {self.path.name} "
+                                f"{self.path.name}.broken); a new one starts with the next run")
+        return HistoryError(f"the run history {str(self.path)!r} cannot be used: {e}")
+
+    def _run(self, sql: str, args=(), fetch: str|None=None):
+        "Execute one statement; 'all' or 'one' returns rows; SQLite errors become `HistoryError`."
+        with closing(self._connect()) as con:
+            try:
+                cur = con.execute(sql, args)
+                return cur.fetchall() if fetch == "all" else cur.fetchone() if fetch == "one" else cur.rowcount
+            except sqlite3.Error as e: raise self._error(e) from e
 
     def _init(self):
         "Create the table and switch to WAL once, under a file lock: SQLite answers 'database is locked' at once, without waiting, when two processes change the journal mode together."
@@ -80,8 +99,7 @@ class RunStore:
     def add(self, rec: RunRecord):
         "Insert a new run."
         row = {k: json.dumps(v) if k in _JSON else v for k, v in rec.to_dict().items()}
-        with closing(self._connect()) as con:
-            con.execute(f"INSERT INTO runs ({','.join(row)}) VALUES ({','.join('?' * len(row))})", list(row.values()))
+        self._run(f"INSERT INTO runs ({','.join(row)}) VALUES ({','.join('?' * len(row))})", list(row.values()))
 
     def update(self, run_id: str, **changes):
         "Change fields of a run."
@@ -90,8 +108,7 @@ class RunStore:
         if "status" in changes and changes["status"] not in STATUSES:
             raise ValueError(f"status {changes['status']!r} is not one of {STATUSES}")
         row = {k: json.dumps(v) if k in _JSON else v for k, v in changes.items()}
-        with closing(self._connect()) as con:
-            n = con.execute(f"UPDATE runs SET {', '.join(f'{k}=?' for k in row)} WHERE id=?", [*row.values(), run_id]).rowcount
+        n = self._run(f"UPDATE runs SET {', '.join(f'{k}=?' for k in row)} WHERE id=?", [*row.values(), run_id])
         if n == 0: raise KeyError(f"no run with id {run_id!r}")
 
     def _rec(self, r) -> RunRecord:
@@ -99,14 +116,14 @@ class RunStore:
 
     def get(self, run_id: str) -> RunRecord:
         "The run with id `run_id`."
-        with closing(self._connect()) as con:
-            r = con.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        r = self._run("SELECT * FROM runs WHERE id=?", (run_id,), "one")
         if r is None: raise KeyError(f"no run with id {run_id!r}; `workbench runs` lists them")
         return self._rec(r)
 
     def list(self, job: str|None=None, # only this job's runs
              status: str|None=None, # only runs with this status
              limit: int|None=None, # at most this many, newest first
+             reap: bool=True, # first mark the runs whose process died as failed (see `reap`)
             ) -> list[RunRecord]:
         "Runs, newest first."
         q, args = "SELECT * FROM runs", []
@@ -115,12 +132,13 @@ class RunStore:
         q += " ORDER BY started_at DESC, id DESC"
         if limit: q += " LIMIT ?"; args.append(int(limit))
         if not self.path.exists(): return []
-        with closing(self._connect()) as con: return [self._rec(r) for r in con.execute(q, args)]
+        if reap: self.reap()
+        return [self._rec(r) for r in self._run(q, args, "all")]
 
     def reap(self) -> list[str]:
         "Mark as failed the `running` runs of this host whose process is gone; return their ids."
         host, gone = socket.gethostname(), []
-        for r in self.list(status="running"):
+        for r in self.list(status="running", reap=False):
             if r.host == host and r.pid and not _alive(r.pid):
                 self.update(r.id, status="failed", ended_at=utcnow(),
                             error=f"the run's process (pid {r.pid}) ended without recording a result")

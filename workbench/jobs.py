@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -26,7 +27,8 @@ from .report import render_report, write_catalog
 # %% auto #0
 __all__ = ['METRICS_MIME', 'DEMO_JOBS', 'JobError', 'bundled_notebooks', 'job_settings', 'notebook_path', 'Parameter',
            'parse_parameters', 'notebook_parameters', 'coerce', 'resolve_parameters', 'run_context', 'artifacts_dir',
-           'record', 'recorded_metrics', 'new_run_id', 'store', 'rebuild_catalog', 'run_job', 'run_demo']
+           'private_dir', 'record', 'recorded_metrics', 'new_run_id', 'store', 'rebuild_catalog', 'reap_dead',
+           'run_job', 'run_demo']
 
 # %% ../nbs/70_jobs.ipynb #e5d15ba4
 class JobError(WorkbenchError, ValueError):
@@ -188,9 +190,17 @@ def run_context() -> dict:
     return {k: os.environ.get(f"WORKBENCH_{k.upper()}", "") for k in ("run_id", "job", "project", "artifacts")}
 
 def artifacts_dir() -> Path:
-    "The folder for this run's extra files (created on demand); a temporary folder outside a workbench run."
+    "The folder for this run's extra files that may be shared with its report (created on demand); a temporary folder outside a run."
     d = run_context()["artifacts"]
     p = Path(d) if d else Path(tempfile.mkdtemp(prefix="workbench-artifacts-"))
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+def private_dir(settings: Settings, # the project's settings
+               ) -> Path:
+    "The folder for this run's files that hold raw rows (a quarantine): in the state folder, never under reports/, which is shared."
+    ctx = run_context()
+    p = settings.project.state_dir/"runs"/(ctx["run_id"] or f"interactive-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
     p.mkdir(parents=True, exist_ok=True)
     return p
 
@@ -227,7 +237,17 @@ def rebuild_catalog(settings: Settings) -> Path:
     st = store(settings)
     with file_lock(settings.project.state_dir/"catalog.lock"):
         st.reap()
-        return write_catalog(st.list(), settings.root, settings.project.reports_dir, settings.project.name)
+        runs = st.list(reap=False)
+        running = {r.id for r in runs if r.status == "running"}
+        for f in (settings.project.state_dir/"tmp").glob("*.ipynb"):   # what killed runs left behind
+            if f.stem not in running: f.unlink(missing_ok=True)
+        return write_catalog(runs, settings.root, settings.project.reports_dir, settings.project.name)
+
+def reap_dead(settings: Settings) -> list[str]:
+    "Mark runs whose process died as failed, remove what they left, and rebuild the catalog when any did; return their ids."
+    gone = store(settings).reap()
+    if gone: rebuild_catalog(settings)
+    return gone
 
 # %% ../nbs/70_jobs.ipynb #ea72b76c
 @contextmanager
@@ -262,7 +282,7 @@ def _execute(nb_path, out_path, values, cwd, deadline, cell_timeout, progress):
             return "timed_out", f"the run exceeded its timeout; the cell running then was stopped ({e})".splitlines()[0]
         return "timed_out", f"a cell exceeded the per-cell timeout of {cell_timeout} s".splitlines()[0]
     except DeadKernelError as e: return "failed", f"the kernel died ({e}); it may have run out of memory"
-    except KeyboardInterrupt as e: return "cancelled", f"cancelled: {e or 'interrupted by the user (Ctrl-C)'}"
+    except KeyboardInterrupt as e: return "cancelled", f"cancelled: {str(e) or 'interrupted by the user (Ctrl-C)'}"
 
 # %% ../nbs/70_jobs.ipynb #a768e310
 def run_job(name: str, # job name: a [job:NAME] section or a bundled job notebook
@@ -295,11 +315,24 @@ def run_job(name: str, # job name: a [job:NAME] section or a bundled job noteboo
     try:
         with _env(**env):
             status, error = _execute(nb_path, tmp_nb, values, settings.root, t0 + timeout, cell_timeout, progress)
+    except KeyboardInterrupt as e:   # Ctrl-C outside a cell (kernel start, papermill's own steps)
+        status, error = "cancelled", f"cancelled: {str(e) or 'interrupted by the user (Ctrl-C)'}"
     except Exception as e:   # papermill itself failed (kernel would not start, bad notebook...)
         status, error = "failed", _error_text(e)
-    rec = _finish(rec, st, settings, nb_path, tmp_nb, status, error, time.monotonic() - t0)
+    with _no_interrupts():   # more Ctrl-C now would lose the outcome: it is recorded first
+        rec = _finish(rec, st, settings, nb_path, tmp_nb, status, error, time.monotonic() - t0)
     if status == "cancelled": raise KeyboardInterrupt(f"run {run_id} cancelled")
     return rec
+
+@contextmanager
+def _no_interrupts():
+    "Ignore SIGINT for the duration of the block (main thread only; elsewhere a no-op)."
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread(): yield; return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try: yield
+    finally: signal.signal(signal.SIGINT, old)
 
 def _finish(rec, st, settings, nb_path, tmp_nb, status, error, duration):
     "Write the executed notebook and the HTML report, record the outcome, rebuild the catalog."
@@ -307,18 +340,26 @@ def _finish(rec, st, settings, nb_path, tmp_nb, status, error, duration):
     nb = nbformat.read(tmp_nb if tmp_nb.exists() else nb_path, as_version=4)
     rec = replace(rec, status=status, error=error, ended_at=utcnow(), duration_s=round(duration, 3),
                   metrics=recorded_metrics(nb))
+    def failed(what, e):
+        return replace(rec, status="failed" if rec.status == "succeeded" else rec.status,
+                       error=(rec.error + "\n" if rec.error else "") + f"{what} failed: {_error_text(e)}")
     try:
-        page = render_report(nb, rec)
-    except Exception as e:   # never lose the run's outcome to a rendering problem
-        rec = replace(rec, status="failed" if status == "succeeded" else status,
-                      error=(error + "\n" if error else "") + f"rendering the report failed: {_error_text(e)}")
-        page = render_report(nbformat.v4.new_notebook(), rec)
-    atomic_write(settings.root/rec.report, page)
-    with atomic_path(settings.root/rec.notebook) as p: nbformat.write(nb, p)
-    tmp_nb.unlink(missing_ok=True)
-    st.update(rec.id, status=rec.status, error=rec.error, ended_at=rec.ended_at, duration_s=rec.duration_s,
-              metrics=rec.metrics)
-    rebuild_catalog(settings)
+        try: page = render_report(nb, rec)
+        except Exception as e:   # never lose the run's outcome to a rendering problem
+            rec = failed("rendering the report", e)
+            page = render_report(nbformat.v4.new_notebook(), rec)
+        try:
+            atomic_write(settings.root/rec.report, page)
+            with atomic_path(settings.root/rec.notebook) as p: nbformat.write(nb, p)
+        except (WorkbenchError, OSError) as e:   # a full disk, a folder that cannot be written: record why (partial files are removed)
+            rec = failed("writing the report", e)
+            (settings.root/rec.notebook).unlink(missing_ok=True)
+    finally:
+        tmp_nb.unlink(missing_ok=True)
+        st.update(rec.id, status=rec.status, error=rec.error, ended_at=rec.ended_at, duration_s=rec.duration_s,
+                  metrics=rec.metrics)
+        try: rebuild_catalog(settings)
+        except WorkbenchError as e: print(f"workbench: the catalog could not be rebuilt: {e}", file=sys.stderr)
     return rec
 
 # %% ../nbs/70_jobs.ipynb #8aeeda6f

@@ -10,15 +10,17 @@ from __future__ import annotations
 import contextlib
 import html
 import io
+import re
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
-from .core import require
+from .core import atomic_write, require
 
 # %% auto #0
-__all__ = ['ProfilePlan', 'plan_profile', 'Profile', 'profile_frame', 'iframe_html', 'show_html']
+__all__ = ['PAGE_CSP', 'ProfilePlan', 'plan_profile', 'Profile', 'profile_frame', 'iframe_html', 'framed_file', 'show_html']
 
 # %% ../nbs/21_profile.ipynb #b0cdc294
 @dataclass
@@ -35,14 +37,16 @@ def plan_profile(rows: int, # rows in the table
                  columns: int, # columns in the table
                  max_cells: int=3_000_000, # rows × columns up to which the full report is made
                  sample_rows: int=100_000, # rows sampled for correlations on larger tables
+                 max_columns: int=200, # more columns than this: the large-table settings too (correlations and interactions grow with columns²)
                 ) -> ProfilePlan:
     "Choose ydata-profiling settings for a table of `rows` × `columns`."
-    if rows * max(columns, 1) <= max_cells:
+    if rows * max(columns, 1) <= max_cells and columns <= max_columns:
         return ProfilePlan(rows, columns, "full", {}, notes=[])
     config = dict(minimal=True, missing_diagrams={"bar": True, "matrix": False, "heatmap": False},
                   samples={"head": 10, "tail": 10, "random": 0})
     n = min(rows, sample_rows)
-    notes = [f"Large table ({rows:,} rows × {columns} columns, over {max_cells:,} cells): univariate statistics, "
+    why = f"over {max_cells:,} cells" if rows * max(columns, 1) > max_cells else f"over {max_columns} columns"
+    notes = [f"Large table ({rows:,} rows × {columns} columns, {why}): univariate statistics, "
              "histograms and missing values are computed on all rows.",
              f"Correlations: Spearman, computed by pandas on a random sample of {n:,} rows, numeric and boolean columns only.",
              "Duplicate rows: counted exactly on all rows (examples not listed).",
@@ -101,8 +105,24 @@ def iframe_html(page: str, # a complete HTML page
                 height: int=900, # pixels
                 title: str="embedded report", # accessible title of the frame
                ) -> str:
-    "HTML of an iframe that holds `page` inline."
-    return (f'<iframe title="{html.escape(title)}" srcdoc="{html.escape(page, quote=True)}" '
+    "HTML of a sandboxed iframe that holds `page` inline (for JupyterLab; a report embeds a file with `framed_file`)."
+    return (f'<iframe sandbox="allow-scripts" title="{html.escape(title)}" srcdoc="{html.escape(page, quote=True)}" '
+            f'style="width:100%;height:{int(height)}px;border:1px solid #ddd;border-radius:4px"></iframe>')
+
+PAGE_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; font-src data:"
+
+def framed_file(page: str, # a complete HTML page, e.g. a ydata-profiling profile
+                path: str|Path, # where to write it: a file in the run's artifacts folder, beside the report
+                height: int=1100, # pixels
+                title: str="embedded report", # accessible title of the frame
+               ) -> str:
+    "Write `page` (atomically, with a CSP that forbids every network load) and return a sandboxed iframe that shows it from the report."
+    path = Path(path)
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{PAGE_CSP}">'
+    page, n = re.subn(r"(<head[^>]*>)", lambda m: m.group(1) + meta, page, count=1, flags=re.I)
+    atomic_write(path, page if n else meta + page)
+    src = f"{path.parent.name}/{path.name}"   # the report sits beside its artifacts folder
+    return (f'<iframe sandbox="allow-scripts" src="{html.escape(src)}" title="{html.escape(title)}" '
             f'style="width:100%;height:{int(height)}px;border:1px solid #ddd;border-radius:4px"></iframe>')
 
 def show_html(markup: str):

@@ -7,16 +7,19 @@ Docs: https://github.com/workbench-dev/workbench/report.html.md"""
 # %% ../nbs/69_report.ipynb #755c3c33
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 import os
+import re
 from pathlib import Path
 
 from .core import atomic_write
 from .history import RunRecord
 
 # %% auto #0
-__all__ = ['badge', 'render_report', 'catalog_html', 'write_catalog']
+__all__ = ['REPORT_CSP', 'badge', 'safe_html', 'render_report', 'catalog_html', 'write_catalog']
 
 # %% ../nbs/69_report.ipynb #bf345783
 _CSS = """
@@ -50,6 +53,7 @@ _TEMPLATE = """{%- extends 'base.html.j2' -%}
 <!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="workbench">
+<meta http-equiv="Content-Security-Policy" content="{{ resources.wb.csp }}">
 <title>{{ resources.wb.title | e }}</title><style>{{ resources.wb.css }}</style></head>
 <body><main>{{ resources.wb.header }}
 {%- endblock header -%}
@@ -98,6 +102,45 @@ def _header(rec: RunRecord, title: str) -> str:
     return "".join(out)
 
 # %% ../nbs/69_report.ipynb #a2494955
+REPORT_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; frame-src 'self' file:; "
+              "base-uri 'none'; form-action 'none'")
+
+_TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "code", "del", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+         "hr", "i", "iframe", "li", "ol", "p", "pre", "s", "small", "span", "strong", "style", "sub", "sup", "table",
+         "tbody", "td", "tfoot", "th", "thead", "tr", "ul"}
+_STYLES = {"background-color", "border", "border-collapse", "border-radius", "color", "display", "font-size", "font-style",
+           "font-weight", "height", "text-align", "vertical-align", "white-space", "width", "margin", "padding"}
+
+def _attribute_ok(tag: str, name: str, value: str) -> bool:
+    if name in ("class", "id", "style", "title", "role", "aria-label", "colspan", "rowspan"): return True
+    if tag == "a" and name == "href": return not re.match(r"^\s*[a-z][a-z0-9+.-]*:", value, re.I) or value.lower().startswith(("http:", "https:"))
+    if tag == "iframe" and name == "src": return ":" not in value and not value.startswith("//")   # relative paths only
+    return False
+
+def safe_html(markup: str, # HTML from a notebook output
+             ) -> str:
+    "`markup` with every tag and attribute outside a small allowlist shown as text or dropped, and every iframe sandboxed."
+    import bleach
+    from bleach.css_sanitizer import CSSSanitizer
+    out = bleach.clean(markup, tags=_TAGS, attributes=_attribute_ok, css_sanitizer=CSSSanitizer(allowed_css_properties=_STYLES),
+                       strip_comments=True)
+    return re.sub(r"<iframe\b", '<iframe sandbox="allow-scripts"', out)
+
+def _sanitize(nb):
+    "Render Markdown outputs to HTML, then pass every HTML output through `safe_html`; drop scripts and other active outputs."
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+    keep = {"text/plain", "image/png", "image/jpeg", "application/json"}
+    for c in nb.cells:
+        if c.cell_type != "code": continue
+        for o in c.get("outputs", []):
+            if "data" not in o: continue
+            data = o["data"]
+            if "text/markdown" in data: data["text/html"] = markdown2html_mistune(data.pop("text/markdown"))
+            if "text/html" in data: data["text/html"] = safe_html(data["text/html"])
+            for k in [k for k in data if k not in keep and k != "text/html"]: del data[k]
+    return nb
+
+# %% ../nbs/69_report.ipynb #e18cdbe5
 def render_report(nb, # the executed notebook (NotebookNode)
                   rec: RunRecord, # the run, for the header
                   title: str|None=None, # page title; default: the notebook's first heading, else the job name
@@ -106,7 +149,7 @@ def render_report(nb, # the executed notebook (NotebookNode)
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     import workbench
-    nb = _strip_papermill_markers(nb)
+    nb = _sanitize(_strip_papermill_markers(nb))
     title = title or _first_heading(nb) or rec.job
     first = nb.cells[0] if nb.cells else None
     if first is not None and first.cell_type == "markdown" and first.source.strip() == f"# {title}":
@@ -115,7 +158,7 @@ def render_report(nb, # the executed notebook (NotebookNode)
                        template_file="wb_report.html.j2", exclude_input=True, exclude_input_prompt=True,
                        exclude_output_prompt=True, embed_images=True)
     resources = {"wb": dict(title=title, css=_CSS, header=_header(rec, title), version=workbench.__version__,
-                            source=rec.source or rec.job)}
+                            source=rec.source or rec.job, csp=REPORT_CSP)}
     body, _ = exp.from_notebook_node(nb, resources=resources)
     return body
 
@@ -138,6 +181,7 @@ _CATALOG_JS = """
 const q=document.getElementById('wb-q');q&&q.addEventListener('input',()=>{const t=q.value.toLowerCase();
 document.querySelectorAll('#wb-runs tbody tr').forEach(r=>{r.style.display=r.textContent.toLowerCase().includes(t)?'':'none'})});
 """
+_CATALOG_JS_HASH = "sha256-" + base64.b64encode(hashlib.sha256(_CATALOG_JS.encode()).digest()).decode()   # the one script the CSP allows
 _CATALOG_CSS = """
 tr.wb-row-failed td,tr.wb-row-timed_out td{background:#ffebe9}tr.wb-row-cancelled td{background:#fff8c5}
 #wb-runs td,#wb-runs th{text-align:left}#wb-runs td.num{text-align:right}.wb-small{font-size:12px;color:var(--mute)}
@@ -146,7 +190,8 @@ tr.wb-row-failed td,tr.wb-row-timed_out td{background:#ffebe9}tr.wb-row-cancelle
 """
 
 def _rel(target: str|None, root: Path, reports_dir: Path) -> str|None:
-    if not target: return None
+    "The link from the catalog to `target`; None when there is no such file (never a dead link)."
+    if not target or not (root/target).is_file(): return None
     return Path(os.path.relpath(root/target, reports_dir)).as_posix()
 
 def _cell_dict(d: dict) -> str:
@@ -183,7 +228,9 @@ def catalog_html(runs: list[RunRecord], # newest first
     table = ('<table id="wb-runs"><thead><tr><th>status</th><th>job</th><th>started (UTC)</th><th>duration</th>'
              "<th>parameters</th><th>headline metrics</th><th>report</th><th>run id</th></tr></thead>"
              f"<tbody>{''.join(rows)}</tbody></table>")
+    csp = REPORT_CSP.replace("default-src 'none';", f"default-src 'none'; script-src '{_CATALOG_JS_HASH}';")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
             f"<title>{_esc(project)}: reports</title><style>{_CSS}{_CATALOG_CSS}</style></head><body><main>"
             f'<div class="wb-head"><h1>{_esc(project)}: reports</h1><div class="wb-meta">{len(runs)} runs: {summary}</div></div>'
             f'<h2>Latest run of each job</h2><div class="wb-cards">{cards}</div>'

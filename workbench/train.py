@@ -265,7 +265,9 @@ def cross_validate(pipe, # an unfitted pipeline
     from sklearn.model_selection import KFold, StratifiedKFold
     if time is not None: splits = time_folds(time.reset_index(drop=True), folds, None if problem.task == "regression" else y)
     else: splits = list((KFold if problem.task == "regression" else StratifiedKFold)(n_splits=folds, shuffle=True, random_state=seed).split(X, y))
-    out = Parallel(n_jobs=n_jobs)(delayed(_fold)(pipe, X, y, tr, va, problem, metrics, classes) for tr, va in splits)
+    # threads, not worker processes: scikit-learn's heavy parts release the GIL, and no process outlives the run (loky's idle
+    # workers would hold a job's output pipes open for minutes after a kernel or a test worker exits)
+    out = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(_fold)(pipe, X, y, tr, va, problem, metrics, classes) for tr, va in splits)
     return {m: [o[m] for o in out] for m in metrics}
 
 _BOUNDED = {"roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "balanced_accuracy", "f1_macro",
