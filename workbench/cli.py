@@ -11,8 +11,6 @@ import argparse
 import json
 import signal
 import sys
-from pathlib import Path
-
 import workbench
 from .core import WorkbenchError, load_settings
 
@@ -282,7 +280,7 @@ def main(argv: list[str]|None=None) -> int:
         print(f"workbench: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
-        print(f"workbench: {e or 'interrupted'}", file=sys.stderr)
+        print(f"workbench: {str(e) or 'interrupted'}", file=sys.stderr)
         return 130
     except BrokenPipeError:   # `workbench runs | head`: the reader left; say nothing more
         import os

@@ -336,6 +336,37 @@ def check_columns(df: pd.DataFrame, # the table (or one batch of it)
                           "allow_extra_columns to false; drop them, or add them to the contract")
 
 # %% ../nbs/22_contract.ipynb #55438160
+def _check_column(s: pd.Series, c: str, r: ColumnRule, hide: bool, add, results: list) -> int:
+    "Apply a column's rules to its values through `add(rule, column, severity, mask, message, examples)`; return its missing count."
+    x, bad_type = _as_type(s, r.dtype)
+    add("type", c, "hard", bad_type, f"{c}: not a {r.dtype}", _examples(s, bad_type, hide))
+    na = x.isna() & ~bad_type
+    if not r.nullable: add("missing", c, "hard", na, f"{c}: missing, but the contract allows no missing value")
+    share = float(na.mean()) if len(s) else 0.0
+    if r.nullable and share > r.max_missing:
+        results.append(RuleResult("missing_share", c, "soft", int(na.sum()), [], f"{c}: {share:.1%} missing, more than the usual {r.max_missing:.1%}"))
+    if r.dtype in ("int", "float", "datetime"): _check_range(s, x, c, r, hide, add)
+    if r.categories is not None and r.dtype in ("category", "string", "bool", "int"): _check_categories(s, c, r, hide, add)
+    return int(na.sum())
+
+def _check_range(s, x, c, r, hide, add):
+    neg, far, near = _range_masks(x, r)
+    if far is None: return
+    rng = f"[{_fmt(r.min) if r.min is not None else '…'}, {_fmt(r.max) if r.max is not None else '…'}]"
+    add("range", c, "hard", neg, f"{c}: negative, but never negative in the reference {rng}", _examples(s, neg, hide))
+    add("range", c, "hard", far, f"{c}: far outside the range {rng} (more than {r.tolerance:g}× its width beyond it"
+        + (" on a log scale)" if r.scale == "log" else ")"), _examples(s, far, hide))
+    add("range", c, "soft", near, f"{c}: outside the range {rng}, within the tolerance", _examples(s, near, hide))
+
+def _check_categories(s, c, r, hide, add):
+    allowed = set(map(str, r.categories))
+    if isinstance(s.dtype, pd.CategoricalDtype): unseen = s.isin([v for v in s.cat.categories if str(v) not in allowed])
+    else: unseen = ~(s if s.dtype == object else s.astype("string")).isin(allowed) & s.notna()
+    share = float(unseen.mean()) if len(s) else 0.0
+    sev = "soft" if share <= r.max_unseen_share else "hard"
+    add("category", c, sev, unseen, f"{c}: a value not among the {len(allowed)} known categories"
+        + (f" ({share:.2%} of rows, above the {r.max_unseen_share:.0%} allowed)" if sev == "hard" else ""), _examples(s, unseen, hide))
+
 def quarantine_columns(columns) -> tuple[str, str]:
     "Names of the quarantine's row and reason columns: `_row` and `_reason`, prefixed with more `_` until no data column has them."
     row, reason, taken = "_row", "_reason", set(map(str, columns))
@@ -356,36 +387,7 @@ def validate(df: pd.DataFrame, # the table to check
         if sev == "hard" and hasattr(mask, "sum"): hard.append((msg, np.asarray(mask, dtype=bool)))
     check_columns(df, contract)
     for c, r in contract.columns.items():
-        if c not in df.columns: continue   # an optional column (the label) that is not there yet
-        s = df[c]
-        x, bad_type = _as_type(s, r.dtype)
-        add("type", c, "hard", bad_type, f"{c}: not a {r.dtype}", _examples(s, bad_type, c in hidden))
-        na = x.isna() & ~bad_type
-        missing[c] = int(na.sum())
-        if not r.nullable: add("missing", c, "hard", na, f"{c}: missing, but the contract allows no missing value")
-        share = float(na.mean()) if n else 0.0
-        if r.nullable and share > r.max_missing:
-            results.append(RuleResult("missing_share", c, "soft", int(na.sum()), [],
-                                      f"{c}: {share:.1%} missing, more than the usual {r.max_missing:.1%}"))
-        if r.dtype in ("int", "float", "datetime"):
-            neg, far, near = _range_masks(x, r)
-            if far is not None:
-                rng = f"[{_fmt(r.min) if r.min is not None else '…'}, {_fmt(r.max) if r.max is not None else '…'}]"
-                add("range", c, "hard", neg, f"{c}: negative, but never negative in the reference {rng}", _examples(s, neg, c in hidden))
-                add("range", c, "hard", far, f"{c}: far outside the range {rng} (more than {r.tolerance:g}× its width beyond it"
-                    + (" on a log scale)" if r.scale == "log" else ")"), _examples(s, far, c in hidden))
-                add("range", c, "soft", near, f"{c}: outside the range {rng}, within the tolerance", _examples(s, near, c in hidden))
-        if r.categories is not None and r.dtype in ("category", "string", "bool", "int"):
-            allowed = set(map(str, r.categories))
-            if isinstance(s.dtype, pd.CategoricalDtype):
-                unseen = s.isin([v for v in s.cat.categories if str(v) not in allowed])
-            else:
-                unseen = ~(s if s.dtype == object else s.astype("string")).isin(allowed) & s.notna()
-            share = float(unseen.mean()) if n else 0.0
-            sev = "soft" if share <= r.max_unseen_share else "hard"
-            add("category", c, sev, unseen, f"{c}: a value not among the {len(allowed)} known categories"
-                + (f" ({share:.2%} of rows, above the {r.max_unseen_share:.0%} allowed)" if sev == "hard" else ""),
-                _examples(s, unseen, c in hidden))
+        if c in df.columns: missing[c] = _check_column(df[c], c, r, c in hidden, add, results)   # the label may be absent
     extra = [c for c in df.columns if c not in contract.columns]
     if extra: results.append(RuleResult("extra_column", ", ".join(map(str, extra)), "soft", 0, [], f"columns not in the contract: {extra}"))
     keys = [k for k in contract.keys if k in df.columns]
@@ -442,6 +444,22 @@ def _merge(results: dict, batch: list):
         m.violations += r.violations
         m.examples = (m.examples + [e for e in r.examples if e not in m.examples])[:5]
 
+def _earlier_keys(k: pd.DataFrame, keys: list, seen: np.ndarray, offset: int, v: Validation, hide: set, results: dict):
+    "(kept rows without keys seen in earlier batches, those rows as quarantine rows or None, the keys seen so far)."
+    h = _key_hash(k, keys)
+    again = np.isin(h, seen)
+    dup = None
+    if again.any():
+        msg = f"duplicate key ({', '.join(keys)}): an earlier row has the same key"
+        dup = k[again].copy()
+        for c in hide & set(dup.columns): dup[c] = REDACTED
+        dup.insert(0, v.row_column, k.index[again].to_numpy() + offset)   # kept_frame's index: positions in the batch
+        dup[v.reason_column] = msg
+        ex = [REDACTED] if hide & set(keys) else ["|".join(map(str, t)) for t in k[again][keys].head(5).itertuples(index=False)]
+        _merge(results, [RuleResult("unique_key", ", ".join(keys), "hard", int(again.sum()), ex, msg)])
+        k, h = k[~again], h[~again]
+    return k, dup, np.union1d(seen, h)
+
 def validate_source(spec, # a source name, or a file, folder or glob (see workbench.data.read_table)
                     contract: Contract, # what it must satisfy
                     settings=None, # the project's settings, to look source names up in
@@ -467,21 +485,8 @@ def validate_source(spec, # a source name, or a file, folder or glob (see workbe
         q = v.quarantine.assign(**{row_col: v.quarantine[row_col] + rows})
         k = v.kept_frame
         if keys and all(c in batch.columns for c in keys):
-            h = _key_hash(k, keys)
-            again = np.isin(h, seen)
-            if again.any():
-                msg = f"duplicate key ({', '.join(keys)}): an earlier row has the same key"
-                dup = k[again].copy()
-                for c in set(contract.sensitive) | set(hidden) | set(detect_sensitive(batch)):
-                    if c in dup.columns: dup[c] = REDACTED
-                dup.insert(0, row_col, k.index[again].to_numpy() + rows)   # kept_frame's index: positions in the batch
-                dup[reason_col] = msg
-                q = pd.concat([q, dup], ignore_index=True)
-                ex = [REDACTED] if any(contract.columns[c].sensitive or c in hidden for c in keys) else \
-                    ["|".join(map(str, t)) for t in k[again][keys].head(5).itertuples(index=False)]
-                _merge(results, [RuleResult("unique_key", ", ".join(keys), "hard", int(again.sum()), ex, msg)])
-                k, h = k[~again], h[~again]
-            seen = np.union1d(seen, h)
+            k, dup, seen = _earlier_keys(k, keys, seen, rows, v, set(contract.sensitive) | set(hidden) | set(detect_sensitive(batch)), results)
+            if dup is not None: q = pd.concat([q, dup], ignore_index=True)
         rows += len(batch)
         kept += len(k)
         if len(q): qparts.append(q)

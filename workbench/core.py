@@ -394,6 +394,19 @@ def _uncomment(v: str) -> str:
 
 def _path(root, v): return (root/Path(v).expanduser()).resolve() if v else None
 
+def _section_problem(fname: str, sec: str, kind: str, colon: str, name: str) -> str:
+    "Why a section's header is wrong ('' when it is fine): an unknown kind, a bad name, a name where none is taken."
+    named = kind in ("source", "job", "alert", "join")
+    if kind not in _SCHEMA:
+        near = difflib.get_close_matches(kind, _SCHEMA, n=1)
+        hint = f"did you mean [{near[0]}{colon}{name}]? " if near else ""
+        return f"{fname} [{sec}]: unknown section; {hint}allowed sections are {_KINDS}"
+    if named and not _NAME.match(name):
+        return (f"{fname} [{sec}]: a {kind} section is named [{kind}:NAME], where NAME starts with a "
+                f"letter and holds only letters, digits, '_' and '-'; got {name!r}")
+    if not named and colon: return f"{fname} [{sec}]: [{kind}] takes no name; write [{kind}]"
+    return ""
+
 def load_settings(path: str|Path|None=None, # settings.ini, or a folder to search from (see `find_settings`)
                  ) -> Settings:
     "Read, type and validate `settings.ini`; raise `SettingsError` listing every problem."
@@ -409,19 +422,8 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
     project = problem = features = train = None
     for sec in cp.sections():
         kind, colon, name = (x.strip() for x in sec.partition(":"))
-        named = kind in ("source", "job", "alert", "join")
-        if kind not in _SCHEMA:
-            near = difflib.get_close_matches(kind, _SCHEMA, n=1)
-            hint = f"did you mean [{near[0]}{colon}{name}]? " if near else ""
-            problems.append(f"{fname} [{sec}]: unknown section; {hint}allowed sections are {_KINDS}")
-            continue
-        if named and not _NAME.match(name):
-            problems.append(f"{fname} [{sec}]: a {kind} section is named [{kind}:NAME], where NAME starts with a "
-                            f"letter and holds only letters, digits, '_' and '-'; got {name!r}")
-            continue
-        if not named and colon:
-            problems.append(f"{fname} [{sec}]: [{kind}] takes no name; write [{kind}]")
-            continue
+        bad = _section_problem(fname, sec, kind, colon, name)
+        if bad: problems.append(bad); continue
         extra = {} if kind == "job" else None
         vals = _parse_section(fname, sec, [(k, _uncomment(v)) for k, v in cp.items(sec)], _SCHEMA[kind], problems, extra)
         if kind == "project": project = vals

@@ -335,14 +335,46 @@ def _near(name: str, cols) -> str:
     near = difflib.get_close_matches(str(name), list(map(str, cols)), n=1)
     return f"; did you mean {near[0]!r}?" if near else ""
 
+def _check_sources(settings: Settings, sample) -> list[str]:
+    "Each source's declared columns (keys, sensitive, parse_dates, dtypes) are columns of its sample."
+    out, f = [], settings.path.name
+    for name, src in settings.sources.items():
+        df = sample(name)
+        if df is None: continue
+        for key in ("keys", "sensitive", "parse_dates", "dtypes"):
+            out += [f"{f} [source:{name}] {key}: {c!r} is not a column{_near(c, df.columns)}" for c in getattr(src, key) if c not in df.columns]
+    return out
+
+def _check_charter(settings: Settings, sample) -> list[str]:
+    "The charter's columns are in the training data, the time column parses, the target fits the task, `[features]` names exist."
+    from workbench.data import read_table, resolve_source
+    from workbench.problem import ProblemError, check_problem
+    from workbench.train import time_values
+    from workbench.transform import unknown_feature_names
+    f, pr = settings.path.name, settings.problem
+    data = pr.data or next(iter(settings.sources), "")
+    if not data: return [f"{f} [problem]: no data to train on: add a [source:NAME] or set [problem] data"]
+    try: resolve_source(data, settings)
+    except WorkbenchError as e: return [f"{f} [problem] data={data!r}: {e}"]
+    df = sample(data)
+    if df is None: return []
+    if pr.target not in df.columns: return [f"{f} [problem] target={pr.target!r}: not a column of {data!r}{_near(pr.target, df.columns)}"]
+    out = [f"{f} [problem] {key}={getattr(pr, key)!r}: not a column of {data!r}{_near(getattr(pr, key), df.columns)}"
+           for key in ("id_column", "time_column") if getattr(pr, key) and getattr(pr, key) not in df.columns]
+    if pr.time_column and pr.time_column in df.columns:
+        try: time_values(df[pr.time_column], pr.time_column)
+        except WorkbenchError as e: out.append(f"{f} {e}")
+    out += [f"{f} {m}" for m in unknown_feature_names(settings.features, df.columns)]
+    try: check_problem(pr, read_table(data, settings, columns=[pr.target]))
+    except (ProblemError, WorkbenchError) as e: out.append(f"{f} {e}")
+    return out
+
 def check_project(settings: Settings, # the project's settings
                   sample_rows: int=10_000, # rows read from each source
                  ) -> list[str]:
     "Every setting that does not fit the data, one message each (empty when all is well)."
-    from workbench.data import iter_batches, read_table, resolve_source
-    from workbench.problem import ProblemError, check_problem
-    from workbench.train import get_candidate, time_values
-    from workbench.transform import unknown_feature_names
+    from workbench.data import iter_batches
+    from workbench.train import get_candidate
     f, problems, samples = settings.path.name, [], {}
     def sample(name):
         if name not in samples:
@@ -351,34 +383,9 @@ def check_project(settings: Settings, # the project's settings
                 samples[name] = None
                 problems.append(f"{f} [{'join' if name in settings.joins else 'source'}:{name}]: {e or 'no data'}")
         return samples[name]
-    for name, src in settings.sources.items():
-        df = sample(name)
-        if df is None: continue
-        for key in ("keys", "sensitive", "parse_dates"):
-            for c in getattr(src, key):
-                if c not in df.columns: problems.append(f"{f} [source:{name}] {key}: {c!r} is not a column{_near(c, df.columns)}")
-        for c in src.dtypes:
-            if c not in df.columns: problems.append(f"{f} [source:{name}] dtypes: {c!r} is not a column{_near(c, df.columns)}")
+    problems += _check_sources(settings, sample)
     for c in settings.train.candidates:
         try: get_candidate(c)
         except WorkbenchError as e: problems.append(f"{f} [train] candidates: {e}")
-    pr = settings.problem
-    if not pr.target: return problems
-    data = pr.data or next(iter(settings.sources), "")
-    if not data: return problems + [f"{f} [problem]: no data to train on: add a [source:NAME] or set [problem] data"]
-    try: resolve_source(data, settings)
-    except WorkbenchError as e: return problems + [f"{f} [problem] data={data!r}: {e}"]
-    df = sample(data)
-    if df is None: return problems
-    if pr.target not in df.columns:
-        return problems + [f"{f} [problem] target={pr.target!r}: not a column of {data!r}{_near(pr.target, df.columns)}"]
-    for key in ("id_column", "time_column"):
-        c = getattr(pr, key)
-        if c and c not in df.columns: problems.append(f"{f} [problem] {key}={c!r}: not a column of {data!r}{_near(c, df.columns)}")
-    if pr.time_column and pr.time_column in df.columns:
-        try: time_values(df[pr.time_column], pr.time_column)
-        except WorkbenchError as e: problems.append(f"{f} {e}")
-    problems += [f"{f} {m}" for m in unknown_feature_names(settings.features, df.columns)]
-    try: check_problem(pr, read_table(data, settings, columns=[pr.target]))
-    except (ProblemError, WorkbenchError) as e: problems.append(f"{f} {e}")
+    if settings.problem.target: problems += _check_charter(settings, sample)
     return problems

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 
 import pandas as pd
 

@@ -8,10 +8,10 @@ Docs: https://github.com/workbench-dev/workbench/jobs.html.md"""
 from __future__ import annotations
 
 import ast
-import json
 import os
 import re
 import secrets
+import socket
 import sys
 import tempfile
 import time
@@ -119,6 +119,37 @@ def notebook_parameters(path: str|Path, # a job notebook
 _EXAMPLE = {"int": "1000", "float": "0.5", "bool": "true or false", "str": "text", "list": "a,b or [1, 2]",
             "dict": '{"a": 1}', "any": "a Python literal"}
 
+class _Bad(Exception):
+    "A value does not fit a parameter's type; `coerce` turns it into a `JobError` naming everything."
+
+def _coerce_value(p: Parameter, value):
+    "A Python value (not text) checked against `p`'s type."
+    if p.type == "any": return value
+    t = _TYPES[p.type]
+    if p.type == "float" and isinstance(value, int) and not isinstance(value, bool): return float(value)
+    if isinstance(value, t) and not (t is int and isinstance(value, bool)): return value
+    raise _Bad(f"got a {type(value).__name__}")
+
+def _coerce_text(p: Parameter, value: str):
+    "Text (from settings.ini or the command line) parsed as `p`'s type."
+    s = value.strip()
+    if p.type == "str": return value
+    if p.type == "bool":
+        if s.lower() in _TRUE | _FALSE: return s.lower() in _TRUE
+        raise _Bad("")
+    if p.type in ("int", "float"):
+        try: return _TYPES[p.type](s.replace("_", ""))
+        except ValueError: raise _Bad("") from None
+    try: lit = ast.literal_eval(s)
+    except (ValueError, SyntaxError):
+        if p.type == "list": return [x.strip() for x in s.split(",") if x.strip()]
+        if p.type == "any": return value
+        raise _Bad("") from None
+    if p.type == "any": return lit
+    if p.type == "list": return list(lit) if isinstance(lit, (list, tuple)) else [lit]
+    if not isinstance(lit, _TYPES[p.type]): raise _Bad("")
+    return lit
+
 def coerce(p: Parameter, # the parameter
            value, # a string (from settings.ini or the command line) or a Python value
            origin: str, # where the value came from, for the message
@@ -130,31 +161,8 @@ def coerce(p: Parameter, # the parameter
     if value is None or (isinstance(value, str) and p.optional and value.strip().lower() in ("none", "null")):
         if p.optional: return None
         raise bad("None is not allowed")
-    if not isinstance(value, str):
-        if p.type == "any": return value
-        t = _TYPES[p.type]
-        if p.type == "float" and isinstance(value, int) and not isinstance(value, bool): return float(value)
-        if isinstance(value, t) and not (t is int and isinstance(value, bool)): return value
-        raise bad(f"got a {type(value).__name__}")
-    s = value.strip()
-    if p.type == "str": return value
-    if p.type == "bool":
-        if s.lower() in _TRUE: return True
-        if s.lower() in _FALSE: return False
-        raise bad()
-    if p.type in ("int", "float"):
-        try: return _TYPES[p.type](s.replace("_", ""))
-        except ValueError: raise bad() from None
-    try: lit = ast.literal_eval(s)
-    except (ValueError, SyntaxError):
-        if p.type == "list": return [x.strip() for x in s.split(",") if x.strip()]
-        if p.type == "any": return value
-        raise bad() from None
-    if p.type == "any": return lit
-    if p.type == "list" and isinstance(lit, tuple): lit = list(lit)
-    if p.type == "list" and not isinstance(lit, list): return [lit]
-    if not isinstance(lit, _TYPES[p.type]): raise bad()
-    return lit
+    try: return _coerce_text(p, value) if isinstance(value, str) else _coerce_value(p, value)
+    except _Bad as e: raise bad(str(e)) from None
 
 # %% ../nbs/70_jobs.ipynb #d5ffcf9e
 _JOB_KEYS = ("notebook", "schedule", "timeout", "cell_timeout", "description", "enabled")
@@ -304,7 +312,7 @@ def run_job(name: str, # job name: a [job:NAME] section or a bundled job noteboo
     def rel(p): return Path(os.path.relpath(p, settings.root)).as_posix()
     rec = RunRecord(run_id, job.name, "running", utcnow(), parameters=values, source=str(job.notebook),
                     report=rel(job_dir/f"{run_id}.html"), notebook=rel(job_dir/f"{run_id}.ipynb"),
-                    host=__import__("socket").gethostname(), pid=os.getpid())
+                    host=socket.gethostname(), pid=os.getpid())
     st = store(settings)
     st.add(rec)
     rebuild_catalog(settings)

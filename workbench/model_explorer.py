@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 
 import numpy as np
-import pandas as pd
 
 from .core import require
 from .evaluate import Evaluation

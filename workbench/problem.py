@@ -7,7 +7,6 @@ Docs: https://github.com/workbench-dev/workbench/problem.html.md"""
 # %% ../nbs/10_problem.ipynb #46455284
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
