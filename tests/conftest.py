@@ -57,7 +57,7 @@ def project(tmp_path, example_data):
     (tmp_path / "data" / "customers").symlink_to(example_data, target_is_directory=True)
     jobs = tmp_path / "jobs"
     jobs.mkdir()
-    write_job(jobs, "ok", "from workbench.jobs import record\nrecord(answer=n * 2)\nprint('result', n * 2)",
+    write_job(jobs, "ok", "from workbench.runs import record\nrecord(answer=n * 2)\nprint('result', n * 2)",
               "n: int = 21  # a number")
     write_job(jobs, "boom", "x = 1\n# ---\nraise ValueError('planted failure 42')\n# ---\nprint('never here')")
     write_job(jobs, "slow", "import time\ntime.sleep(seconds)\nprint('woke up')", "seconds: float = 60")

@@ -166,7 +166,7 @@ def test_parameters_from_settings_and_cli_are_typed(project):
 
 def test_run_history_survives_processes_starting_together(tmp_path):
     "SQLite refuses a journal-mode change at once when another process makes it too: the store must not care."
-    code = ("import os, socket, sys, time\nfrom workbench.history import RunStore, RunRecord, utcnow\n"
+    code = ("import os, socket, sys, time\nfrom workbench.runs import RunStore, RunRecord, utcnow\n"
             "t0 = float(sys.argv[2])\nwhile time.time() < t0: pass\n"
             "st = RunStore(sys.argv[1])\nst.add(RunRecord(str(os.getpid()), 'j', 'running', utcnow(), host=socket.gethostname(), pid=os.getpid()))\n"
             "st.update(str(os.getpid()), status='succeeded')\nprint(len(st.list()) >= 1)")
@@ -178,5 +178,5 @@ def test_run_history_survives_processes_starting_together(tmp_path):
                                   stderr=subprocess.PIPE, text=True) for _ in range(4)]
         outs = [p.communicate(timeout=60) for p in procs]
         assert all(p.returncode == 0 for p in procs), outs
-        from workbench.history import RunStore
+        from workbench.runs import RunStore
         assert {r.status for r in RunStore(db).list()} == {"succeeded"} and len(RunStore(db).list()) == 4

@@ -3,7 +3,7 @@ import subprocess
 
 from conftest import WORKBENCH
 
-from workbench.core import load_settings
+from workbench.settings import load_settings
 from workbench.explorer import DataExplorer
 
 

@@ -12,16 +12,17 @@ import difflib
 import hashlib
 import os
 import re
+import sqlite3
 import tempfile
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['DTYPES', 'SETTINGS_FILE', 'WorkbenchError', 'SettingsError', 'MissingExtraError', 'require', 'atomic_path',
-           'atomic_write', 'file_lock', 'file_sha256', 'frame_fingerprint', 'ProjectSettings', 'ProblemSettings',
-           'SourceSettings', 'JobSettings', 'AlertRule', 'JoinSettings', 'FeatureSettings', 'TrainSettings', 'Settings',
-           'find_settings', 'load_settings']
+           'atomic_write', 'file_lock', 'StoreError', 'sqlite_error', 'sqlite_connect', 'file_sha256',
+           'frame_fingerprint', 'ProjectSettings', 'ProblemSettings', 'SourceSettings', 'JobSettings', 'AlertRule',
+           'JoinSettings', 'FeatureSettings', 'TrainSettings', 'Settings', 'find_settings', 'load_settings']
 
 # %% ../nbs/00_core.ipynb #7ed9762a
 class WorkbenchError(Exception):
@@ -91,6 +92,39 @@ def file_lock(path: str|Path, # the lock file (created when missing)
         fcntl.flock(f, fcntl.LOCK_EX)
         try: yield
         finally: fcntl.flock(f, fcntl.LOCK_UN)
+
+# %% ../nbs/00_core.ipynb #03fc7bd9
+class StoreError(WorkbenchError):
+    "An SQLite store (the run history, the model registry) cannot be read or written."
+
+_SQLITE_READY: set = set()
+
+def sqlite_error(path: str|Path, # the database file
+                 e: Exception, # what SQLite or the OS raised
+                ) -> StoreError:
+    "A `StoreError` that names the file and says what to do."
+    path = Path(path)
+    if (isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError)) or "not a database" in str(e):
+        return StoreError(f"{str(path)!r} is damaged ({e}): move it aside (mv {path.name} {path.name}.broken); "
+                          "a new one is started when it is next needed")
+    return StoreError(f"{str(path)!r} cannot be used: {e}")
+
+def sqlite_connect(path: str|Path, # the database file; created with its folder when missing
+                   schema: str="", # SQL that creates the tables (IF NOT EXISTS), run once per process and file
+                  ) -> sqlite3.Connection:
+    "A connection (autocommit, rows by name) to an SQLite file in WAL mode; its schema created on first use."
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if (str(path), schema) not in _SQLITE_READY or not path.exists():
+            with file_lock(path.with_name(path.name + ".lock")), closing(sqlite3.connect(path, timeout=30, isolation_level=None)) as con:
+                if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal": con.execute("PRAGMA journal_mode=WAL")
+                if schema: con.executescript(schema)
+            _SQLITE_READY.add((str(path), schema))
+        con = sqlite3.connect(path, timeout=30, isolation_level=None)
+    except (OSError, sqlite3.Error) as e: raise sqlite_error(path, e) from e
+    con.row_factory = sqlite3.Row
+    return con
 
 # %% ../nbs/00_core.ipynb #c912ff22
 def file_sha256(path: str|Path, # file to hash

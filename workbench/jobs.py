@@ -13,7 +13,6 @@ import re
 import secrets
 import socket
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -21,13 +20,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .core import _FALSE, _TRUE, JobSettings, Settings, WorkbenchError, atomic_path, atomic_write, file_lock, load_settings
-from .history import RunRecord, RunStore, utcnow
+from .runs import RunRecord, RunStore, recorded_metrics, utcnow
 from .report import render_report, write_catalog
 
 # %% auto #0
-__all__ = ['METRICS_MIME', 'DEMO_JOBS', 'JobError', 'bundled_notebooks', 'job_settings', 'notebook_path', 'Parameter',
-           'parse_parameters', 'notebook_parameters', 'coerce', 'resolve_parameters', 'run_context', 'artifacts_dir',
-           'private_dir', 'record', 'recorded_metrics', 'new_run_id', 'store', 'rebuild_catalog', 'reap_dead',
+__all__ = ['DEMO_JOBS', 'JobError', 'bundled_notebooks', 'job_settings', 'notebook_path', 'Parameter', 'parse_parameters',
+           'notebook_parameters', 'coerce', 'resolve_parameters', 'new_run_id', 'store', 'rebuild_catalog', 'reap_dead',
            'run_job', 'run_demo']
 
 # %% ../nbs/70_jobs.ipynb #e5d15ba4
@@ -189,47 +187,6 @@ def resolve_parameters(job: JobSettings, # the job
             except JobError as e: problems.append(str(e))
     if problems: raise JobError("\n".join([f"job {job.name!r}: {len(problems)} parameter problem(s)", *problems]))
     return values
-
-# %% ../nbs/70_jobs.ipynb #4265696e
-METRICS_MIME = "application/vnd.workbench.metrics+json"
-
-def run_context() -> dict:
-    "The current run's id, job, project folder and artifacts folder (empty values outside a workbench run)."
-    return {k: os.environ.get(f"WORKBENCH_{k.upper()}", "") for k in ("run_id", "job", "project", "artifacts")}
-
-def artifacts_dir() -> Path:
-    "The folder for this run's extra files that may be shared with its report (created on demand); a temporary folder outside a run."
-    d = run_context()["artifacts"]
-    p = Path(d) if d else Path(tempfile.mkdtemp(prefix="workbench-artifacts-"))
-    p.mkdir(parents=True, exist_ok=True)
-    return p
-
-def private_dir(settings: Settings, # the project's settings
-               ) -> Path:
-    "The folder for this run's files that hold raw rows (a quarantine): in the state folder, never under reports/, which is shared."
-    ctx = run_context()
-    p = settings.project.state_dir/"runs"/(ctx["run_id"] or f"interactive-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
-    p.mkdir(parents=True, exist_ok=True)
-    return p
-
-def _jsonable(v):
-    if hasattr(v, "item") and callable(v.item): v = v.item()   # numpy scalars
-    if isinstance(v, float) and v != v: return None
-    if isinstance(v, (str, int, float, bool)) or v is None: return v
-    raise TypeError(f"a headline metric must be a number, text, true/false or None, got {type(v).__name__}: {v!r}")
-
-def record(**metrics) -> None:
-    "Record headline metrics of this run, e.g. `record(rows=1000, auc=0.91)`."
-    from IPython.display import display
-    display({METRICS_MIME: {k: _jsonable(v) for k, v in metrics.items()}, "text/plain": ""}, raw=True)
-
-def recorded_metrics(nb) -> dict:
-    "The headline metrics an executed notebook recorded (later values win)."
-    out = {}
-    for c in nb.cells:
-        for o in c.get("outputs", []):
-            if METRICS_MIME in o.get("data", {}): out.update(o["data"][METRICS_MIME])
-    return out
 
 # %% ../nbs/70_jobs.ipynb #6244553b
 def new_run_id(job: str) -> str:

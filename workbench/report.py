@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from .core import atomic_write
-from .history import RunRecord
+from .runs import RunRecord
 
 # %% auto #0
 __all__ = ['REPORT_CSP', 'badge', 'safe_html', 'render_report', 'catalog_html', 'write_catalog']
@@ -240,5 +240,5 @@ def catalog_html(runs: list[RunRecord], # newest first
 
 def write_catalog(runs: list[RunRecord], root: Path, reports_dir: Path, project: str="workbench") -> Path:
     "Write `reports_dir/index.html` atomically and return its path."
-    from workbench.history import utcnow
+    from workbench.runs import utcnow
     return atomic_write(Path(reports_dir)/"index.html", catalog_html(runs, Path(root), Path(reports_dir), project, utcnow()))
