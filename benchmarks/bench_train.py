@@ -17,8 +17,8 @@ def main(rows, folds, names):
     from sklearn.model_selection import TimeSeriesSplit, cross_validate
     from sklearn.pipeline import Pipeline
 
-    from workbench.settings import ProblemSettings, TrainSettings
     from workbench.example import make_customers
+    from workbench.settings import ProblemSettings, TrainSettings
     from workbench.train import get_candidate, make_split, train_candidates
     from workbench.transform import build_preprocessor
 

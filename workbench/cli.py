@@ -12,7 +12,8 @@ import json
 import signal
 import sys
 import workbench
-from .core import WorkbenchError, load_settings
+from .core import WorkbenchError
+from .settings import load_settings
 
 # %% auto #0
 __all__ = ['EXIT', 'cmd_run', 'cmd_runs', 'cmd_jobs', 'cmd_check', 'cmd_demo', 'cmd_sources', 'cmd_contract_infer',
@@ -98,7 +99,7 @@ def cmd_demo(a):
 
 def _maybe_settings(a):
     "The project's settings when there is a project; None when the command works on plain files."
-    from workbench.core import SettingsError
+    from workbench.settings import SettingsError
     try: return load_settings(a.project)
     except SettingsError as e:
         if a.project or "no settings.ini" not in str(e): raise

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import DTYPES, WorkbenchError, atomic_path, atomic_write
+from .core import WorkbenchError, atomic_path, atomic_write
+from .settings import DTYPES
 from .data import REDACTED, detect_sensitive
 
 # %% auto #0

@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import Settings, WorkbenchError, atomic_path, atomic_write
-from .problem import GREATER_IS_BETTER, ROI, outcome_value, problem_values, roi, score
+from .core import WorkbenchError, atomic_path, atomic_write
+from .settings import Settings
+from .metrics import greater_is_better, outcome_value, score
+from .problem import ROI, problem_values, roi
 from .train import TrainResult, predict, train_candidates
 
 # %% auto #0
@@ -112,7 +114,7 @@ def importance(pipeline, X: pd.DataFrame, y, task: str, metric: str, classes=Non
     if len(X) > rows:
         idx = np.random.default_rng(seed).choice(len(X), rows, replace=False)
         X, y = X.iloc[idx], np.asarray(y)[idx]
-    sign = 1 if GREATER_IS_BETTER[metric] else -1
+    sign = 1 if greater_is_better(metric) else -1
     def scorer(est, Xs, ys): return sign * score(metric, ys, predict(est, Xs, task), classes=classes, values=values)
     from joblib import parallel_config
     with parallel_config(backend="threading"):   # no worker processes (see `workbench.train.cross_validate`)
@@ -173,10 +175,10 @@ def evaluate_training(tr: TrainResult, # from train_candidates
     m0 = tr.metrics[0]
     if pr.success_threshold is None: success, text = None, f"no success threshold set; holdout {m0} = {metrics[m0]:.4g}"
     else:
-        ok = metrics[m0] >= pr.success_threshold if GREATER_IS_BETTER[m0] else metrics[m0] <= pr.success_threshold
+        ok = metrics[m0] >= pr.success_threshold if greater_is_better(m0) else metrics[m0] <= pr.success_threshold
         success = bool(ok)
         text = (f"{'MET' if ok else 'NOT MET'}: holdout {m0} = {metrics[m0]:.4g}, the charter asks for "
-                f"{'at least' if GREATER_IS_BETTER[m0] else 'at most'} {pr.success_threshold:g}")
+                f"{'at least' if greater_is_better(m0) else 'at most'} {pr.success_threshold:g}")
     sl = slices(tr.X_test, tr.y_test, _hard(task, p, threshold, tr.classes), task, hidden=tuple(hidden),
                 columns=[c for c in tr.X_test.columns if c not in (pr.id_column,)])
     imp = importance(best.pipeline, tr.X_test, tr.y_test, task, m0, tr.classes, vals, n_jobs=n_jobs)

@@ -12,7 +12,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pandas as pd
 
-from .core import Settings, load_settings, require
+from .core import require
+from .settings import Settings, load_settings
 
 # %% auto #0
 __all__ = ['schema_table', 'DataExplorer']

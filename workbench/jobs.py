@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .core import _FALSE, _TRUE, JobSettings, Settings, WorkbenchError, atomic_path, atomic_write, file_lock, load_settings
+from .core import WorkbenchError, atomic_path, atomic_write, file_lock
+from .settings import _FALSE, _TRUE, JOB_KEYS, JobSettings, Settings, load_settings
 from .runs import RunRecord, RunStore, recorded_metrics, utcnow
 from .report import render_report, write_catalog
 
@@ -163,8 +164,6 @@ def coerce(p: Parameter, # the parameter
     except _Bad as e: raise bad(str(e)) from None
 
 # %% ../nbs/70_jobs.ipynb #d5ffcf9e
-_JOB_KEYS = ("notebook", "schedule", "timeout", "cell_timeout", "description", "enabled")
-
 def resolve_parameters(job: JobSettings, # the job
                        params: dict[str, Parameter], # the notebook's parameters
                        overrides: dict|None=None, # values given now (strings from the command line, or Python values)
@@ -177,9 +176,9 @@ def resolve_parameters(job: JobSettings, # the job
     for src, given in ((f"{settings_file} [job:{job.name}]", job.parameters), (origin, overrides or {})):
         for k, v in given.items():
             if k not in params:
-                near = difflib.get_close_matches(k, list(params) + (list(_JOB_KEYS) if src != origin else []), n=1)
+                near = difflib.get_close_matches(k, list(params) + (list(JOB_KEYS) if src != origin else []), n=1)
                 hint = f"did you mean {near[0]!r}? " if near else ""
-                keys = f"job settings are {', '.join(_JOB_KEYS)}; " if src != origin else ""
+                keys = f"job settings are {', '.join(JOB_KEYS)}; " if src != origin else ""
                 problems.append(f"{src}: unknown parameter {k}={v!r}; {hint}{keys}the notebook's parameters are "
                                 f"{', '.join(params) or 'none'}")
                 continue

@@ -13,7 +13,8 @@ import numpy as np
 
 from .core import require
 from .evaluate import Evaluation
-from .problem import outcome_value, problem_values, roi
+from .metrics import outcome_value
+from .problem import problem_values, roi
 
 # %% auto #0
 __all__ = ['threshold_summary', 'ModelExplorer']

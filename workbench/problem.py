@@ -12,11 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .core import ProblemSettings, WorkbenchError
+from .core import WorkbenchError
+from .settings import ProblemSettings
+from .metrics import outcome_value
 
 # %% auto #0
-__all__ = ['GREATER_IS_BETTER', 'ProblemError', 'positive_label', 'check_problem', 'score', 'outcome_value', 'problem_values',
-           'ROI', 'roi']
+__all__ = ['ProblemError', 'positive_label', 'check_problem', 'problem_values', 'ROI', 'roi']
 
 # %% ../nbs/10_problem.ipynb #1a208ea3
 class ProblemError(WorkbenchError, ValueError):
@@ -67,50 +68,7 @@ def check_problem(problem: ProblemSettings, # the charter
                                f"({list(map(str, classes))}): give a {len(classes)}×{len(classes)} matrix, rows = true class, columns = predicted")
     return classes
 
-# %% ../nbs/10_problem.ipynb #29211684
-GREATER_IS_BETTER = {"roc_auc": True, "average_precision": True, "f1": True, "precision": True, "recall": True,
-                     "accuracy": True, "balanced_accuracy": True, "log_loss": False, "brier": False, "value": True,
-                     "f1_macro": True, "f1_weighted": True, "roc_auc_ovr": True,
-                     "rmse": False, "mae": False, "r2": True, "mape": False, "median_ae": False}
-
-def score(metric: str, # a metric name (see GREATER_IS_BETTER)
-          y_true, # true labels (binary: 1 for the positive class, else 0) or values
-          pred, # binary: P(positive); multiclass: class probabilities (n × k); regression: predictions
-          threshold: float=0.5, # binary: predictions at or above are positive
-          classes=None, # multiclass: the class order of `pred`'s columns
-          values: tuple|None=None, # binary 'value': (tp, fp, fn, tn) value of each outcome
-         ) -> float:
-    "The value of `metric` for these predictions."
-    from sklearn import metrics as M
-    y, p = np.asarray(y_true), np.asarray(pred)
-    if metric not in GREATER_IS_BETTER: raise WorkbenchError(f"unknown metric {metric!r}; known: {', '.join(GREATER_IS_BETTER)}")
-    if metric in ("rmse", "mae", "r2", "mape", "median_ae"):
-        return float({"rmse": lambda: np.sqrt(M.mean_squared_error(y, p)), "mae": lambda: M.mean_absolute_error(y, p),
-                      "r2": lambda: M.r2_score(y, p), "mape": lambda: M.mean_absolute_percentage_error(y, p),
-                      "median_ae": lambda: M.median_absolute_error(y, p)}[metric]())
-    if p.ndim == 2:   # multiclass probabilities
-        hard = np.asarray(classes)[p.argmax(1)]
-        return float({"accuracy": lambda: M.accuracy_score(y, hard), "balanced_accuracy": lambda: M.balanced_accuracy_score(y, hard),
-                      "f1_macro": lambda: M.f1_score(y, hard, average="macro"), "f1_weighted": lambda: M.f1_score(y, hard, average="weighted"),
-                      "log_loss": lambda: M.log_loss(y, p, labels=classes),
-                      "roc_auc_ovr": lambda: M.roc_auc_score(y, p, multi_class="ovr", labels=classes)}[metric]())
-    hard = (p >= threshold).astype(int)
-    if metric == "value":
-        if values is None: raise WorkbenchError("metric 'value' needs the values of (tp, fp, fn, tn) from [problem]")
-        return outcome_value(y, hard, values)
-    return float({"roc_auc": lambda: M.roc_auc_score(y, p), "average_precision": lambda: M.average_precision_score(y, p),
-                  "log_loss": lambda: M.log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1]), "brier": lambda: M.brier_score_loss(y, p),
-                  "f1": lambda: M.f1_score(y, hard, zero_division=0), "precision": lambda: M.precision_score(y, hard, zero_division=0),
-                  "recall": lambda: M.recall_score(y, hard, zero_division=0), "accuracy": lambda: M.accuracy_score(y, hard),
-                  "balanced_accuracy": lambda: M.balanced_accuracy_score(y, hard)}[metric]())
-
 # %% ../nbs/10_problem.ipynb #549eefc7
-def outcome_value(y_true, y_pred, values: tuple) -> float:
-    "Average value per case of binary predictions, from the values of (tp, fp, fn, tn)."
-    y, h = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
-    tp, fp, fn, tn = (y & h).sum(), (~y & h).sum(), (y & ~h).sum(), (~y & ~h).sum()
-    return float((tp * values[0] + fp * values[1] + fn * values[2] + tn * values[3]) / max(len(y), 1))
-
 def problem_values(problem: ProblemSettings) -> tuple:
     "The (tp, fp, fn, tn) values of the charter."
     return (problem.value_tp, problem.value_fp, problem.value_fn, problem.value_tn)

@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .core import Settings, sqlite_connect, sqlite_error
+from .core import sqlite_connect, sqlite_error
+from .settings import Settings
 
 # %% auto #0
 __all__ = ['STATUSES', 'METRICS_MIME', 'RunRecord', 'utcnow', 'RunStore', 'run_context', 'artifacts_dir', 'private_dir', 'record',

@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import ProblemSettings, Settings, TrainSettings, WorkbenchError, atomic_write, frame_fingerprint
-from .problem import GREATER_IS_BETTER, check_problem, positive_label, problem_values, score
+from .core import WorkbenchError, atomic_write, frame_fingerprint
+from .settings import ProblemSettings, Settings, TrainSettings
+from .metrics import greater_is_better, score
+from .problem import check_problem, positive_label, problem_values
 from .transform import build_preprocessor
 
 # %% auto #0
@@ -191,7 +193,7 @@ class TrainResult:
                         "size KB": round(r.size_kb, 1), "best": r.name == self.best})
             rows.append(row)
         m = self.metrics[0]
-        return pd.DataFrame(rows).sort_values(f"cv {m}", ascending=not GREATER_IS_BETTER[m]).reset_index(drop=True)
+        return pd.DataFrame(rows).sort_values(f"cv {m}", ascending=not greater_is_better(m)).reset_index(drop=True)
 
     def predict_test(self, name: str|None=None) -> np.ndarray:
         "The holdout predictions of a candidate (binary: P(positive))."
@@ -211,13 +213,13 @@ def _metrics(problem: ProblemSettings) -> list:
         raise WorkbenchError("metric 'value' needs [problem] value_tp, value_fp, value_fn, value_tn")
     return out
 
-def _score_or_nan(m, y, p, classes, values):
-    try: return score(m, y, p, classes=classes, values=values)
+def _score_or_nan(m, y, p, classes, values, task=None):
+    try: return score(m, y, p, classes=classes, values=values, task=task)
     except ValueError: return float("nan")   # e.g. ROC AUC on a fold that holds one class only
 
 def _scores(pipe, X, y, problem, metrics, classes):
     p = predict(pipe, X, problem.task)
-    return {m: _score_or_nan(m, y, p, classes, problem_values(problem)) for m in metrics}
+    return {m: _score_or_nan(m, y, p, classes, problem_values(problem), problem.task) for m in metrics}
 
 def cv_mean(scores: list) -> float:
     "The mean of fold scores, ignoring folds where the metric is undefined (NaN when it is undefined everywhere)."
@@ -280,14 +282,14 @@ def gap_warning(r: CandidateResult, # a candidate on the leaderboard
     cv, hold = r.cv[metric], r.holdout[metric]
     mean, std = cv_mean(cv), float(np.nanstd(cv)) if np.isfinite(cv).any() else 0.0
     if not (np.isfinite(mean) and np.isfinite(hold)): return None
-    worse = (mean - hold) if GREATER_IS_BETTER[metric] else (hold - mean)
+    worse = (mean - hold) if greater_is_better(metric) else (hold - mean)
     allowed = max(2 * std, 0.03 if metric in _BOUNDED else 0.15 * abs(mean))
     if worse <= allowed: return None
     return (f"{r.name}: holdout {metric} {hold:.4g} is much worse than cross-validated {mean:.4g} ± {std:.2g}: the model overfits, "
             "or the holdout's data differs from the training part (drift); do not trust the CV figure")
 
 def _better(a: float, b: float, metric: str) -> bool:
-    return a > b if GREATER_IS_BETTER[metric] else a < b
+    return a > b if greater_is_better(metric) else a < b
 
 # %% ../nbs/30_train.ipynb #6d02f19d
 def _sample(X, y, max_rows, seed):
@@ -298,7 +300,7 @@ def _sample(X, y, max_rows, seed):
 
 def _best(results: list, m: str) -> CandidateResult:
     "The best mean CV score of metric `m`; a simpler candidate within 0.001 wins the tie."
-    sign = 1 if GREATER_IS_BETTER[m] else -1
+    sign = 1 if greater_is_better(m) else -1
     scored = [r for r in results if np.isfinite(cv_mean(r.cv[m]))]
     if not scored: raise WorkbenchError(f"cross-validated {m} is undefined for every candidate (each fold lacked a class?): use fewer folds")
     top = max(scored, key=lambda r: sign * cv_mean(r.cv[m]))

@@ -12,7 +12,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .core import FeatureSettings, WorkbenchError
+from .core import WorkbenchError
+from .settings import DATE_PARTS, FeatureSettings
 
 # %% auto #0
 __all__ = ['feature_columns', 'DateParts', 'build_preprocessor', 'unknown_feature_names', 'input_columns']
@@ -34,17 +35,14 @@ def feature_columns(df: pd.DataFrame, # a sample of the training data
     return out
 
 # %% ../nbs/23_transform.ipynb #0d584fae
-_PARTS = {"year": "year", "quarter": "quarter", "month": "month", "day": "day", "dayofweek": "dayofweek",
-          "dayofyear": "dayofyear", "hour": "hour", "minute": "minute"}
-
 class DateParts(TransformerMixin, BaseEstimator):
     "Expand date columns into numeric parts."
-    def __init__(self, parts=("year", "month", "dayofweek")): # parts to take, see _PARTS
+    def __init__(self, parts=("year", "month", "dayofweek")): # parts to take, see DATE_PARTS
         self.parts = parts
 
     def fit(self, X, y=None):
-        bad = [p for p in self.parts if p not in _PARTS]
-        if bad: raise ValueError(f"unknown date part(s) {bad}; allowed: {', '.join(_PARTS)}")
+        bad = [p for p in self.parts if p not in DATE_PARTS]
+        if bad: raise ValueError(f"unknown date part(s) {bad}; allowed: {', '.join(DATE_PARTS)}")
         X = pd.DataFrame(X)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
@@ -56,7 +54,7 @@ class DateParts(TransformerMixin, BaseEstimator):
         cols = {}
         for c in self.feature_names_in_:
             d = pd.to_datetime(X[c], errors="coerce")
-            for p in self.parts: cols[f"{c}_{p}"] = getattr(d.dt, _PARTS[p]).astype("float64")
+            for p in self.parts: cols[f"{c}_{p}"] = getattr(d.dt, DATE_PARTS[p]).astype("float64")
         return pd.DataFrame(cols, index=X.index)
 
     def get_feature_names_out(self, input_features=None):
