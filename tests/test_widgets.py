@@ -3,15 +3,16 @@ import subprocess
 
 from conftest import WORKBENCH
 
-from workbench.settings import load_settings
 from workbench.explorer import DataExplorer
+from workbench.settings import load_settings
 
 
 def test_explorer_schema_contract_and_background_profile(project):
     subprocess.run([WORKBENCH, "contract", "infer", "customers", "--out", "contracts/customers.json"], cwd=project, check=True,
                    capture_output=True)
     ex = DataExplorer(load_settings(project), sample_rows=500)
-    assert ex.source.options == ("customers",)
+    assert ex.source.options == ("customers",) and ex.schema.value == ""   # nothing read until shown
+    ex.refresh()
     assert "monthly_charges" in ex.schema.value and "first 500 rows" in ex.info.value
     ex.wait(timeout=120)
     assert "4,500 kept / 0 quarantined" in ex.status.value

@@ -56,12 +56,83 @@ class DataExplorer:
         self.profile_button.on_click(lambda _: self.profile())
         self.widget = w.VBox([w.HBox([self.source, self.profile_button, self.progress]), self.info, self.schema,
                               self.status, self.output])
-        if names: self.refresh()
-        else: self.info.value = "<b>No [source:NAME] sections in settings.ini.</b>"
+        self._shown = False   # nothing is read until the widget is shown (or `refresh` is called)
 
     def _ipython_display_(self):
         from IPython.display import display
+        if not self._shown: self.refresh()
         display(self.widget)
+
+    def refresh(self):
+        "Show the chosen source's schema now, and validate it against its contract in the background."
+        from workbench.data import iter_batches, resolve_source, sensitive_columns
+        self._shown, name = True, self.source.value
+        if name is None:
+            self.info.value = "<b>No [source:NAME] sections in settings.ini.</b>"
+            return
+        self.output.clear_output()
+        self.status.value = ""
+        try:
+            src = resolve_source(name, self.settings)
+            sample = next(iter_batches(name, self.settings, rows=self.sample_rows), pd.DataFrame())
+        except Exception as e:
+            self.info.value = f"<b>{html.escape(name)}</b>: <span style='color:#cf222e'>{html.escape(str(e))}</span>"
+            self.schema.value = ""
+            return
+        hidden = sensitive_columns(sample, src.sensitive)
+        self.info.value = (f"<b>{html.escape(name)}</b> ({src.kind}) {html.escape(src.description or '')}"
+                           f"{' · owner: ' + html.escape(src.owner) if src.owner else ''} — schema of the first {len(sample):,} rows")
+        self.schema.value = schema_table(sample, hidden).to_html(index=False)
+        contract = self.contracts/f"{name}.json"
+        if not contract.exists():
+            self.status.value = (f"No contract at <code>{html.escape(str(contract))}</code>: create one with "
+                                 f"<code>workbench contract infer {html.escape(name)} --out {html.escape(str(contract))}</code>")
+            return
+        self.status.value = f"Validating against <code>{html.escape(contract.name)}</code>…"
+        def check():
+            from workbench.contract import load_contract, validate_source
+            try:
+                v = validate_source(name, load_contract(contract), self.settings)
+                ok, verdict = v.verdict()
+                color = "#1a7f37" if ok else "#cf222e"
+                self.status.value = (f"<span style='color:{color}'><b>Contract {html.escape(contract.name)}: {v.kept:,} kept / "
+                                     f"{v.quarantined:,} quarantined</b> of {v.rows:,} rows: {html.escape(verdict)}</span>"
+                                     + "".join(f"<br>[{r.severity}] {r.violations:,} × {html.escape(r.message)}" for r in v.results[:8]))
+            except Exception as e:
+                self.status.value = f"<span style='color:#cf222e'>Validation failed: {html.escape(str(e))}</span>"
+                raise
+        self._submit(check)
+
+    def profile(self) -> Future:
+        "Profile the chosen source in the background; the report appears in the output area."
+        from workbench.data import read_table, redact, resolve_source, sensitive_columns
+        from workbench.profile import iframe_html, plan_profile, profile_frame
+        name = self.source.value
+        self.profile_button.disabled = True
+        self.progress.layout.visibility, self.progress.value, self.progress.bar_style = "visible", 0, "info"
+        self.progress.description = "loading"
+        self.output.clear_output()
+        def run():
+            try:
+                src = resolve_source(name, self.settings)
+                df = read_table(name, self.settings)
+                hidden = sensitive_columns(df, src.sensitive)
+                self.progress.value, self.progress.description = 1, "planning"
+                plan = plan_profile(*df.shape)
+                self.progress.value, self.progress.description = 2, "profiling"
+                prof = profile_frame(redact(df, hidden), title=f"Profile of {name}", plan=plan, sensitive=bool(hidden))
+                self.progress.value, self.progress.description = 3, "rendering"
+                page = prof.to_html()
+                notes = "".join(f"<li>{html.escape(n)}</li>" for n in plan.notes)
+                _show(self.output, (f"<ul>{notes}</ul>" if notes else "") + iframe_html(page, 900, f"Profile of {name}"))
+                self.progress.value, self.progress.description, self.progress.bar_style = 4, "done", "success"
+            except Exception as e:
+                self.progress.bar_style, self.progress.description = "danger", "failed"
+                _show(self.output, f"<span style='color:#cf222e'>Profiling failed: {html.escape(str(e))}</span>")
+                raise
+            finally:
+                self.profile_button.disabled = False
+        return self._submit(run)
 
     def _submit(self, fn) -> Future:
         f = self._pool.submit(fn)
@@ -73,76 +144,6 @@ class DataExplorer:
         for f in list(self.tasks): f.result(timeout=timeout)
 
 # %% ../nbs/29_explorer.ipynb #54b345e1
-def _refresh(self: DataExplorer):
-    "Show the chosen source's schema now, and validate it against its contract in the background."
-    from workbench.data import iter_batches, resolve_source, sensitive_columns
-    name = self.source.value
-    self.output.clear_output()
-    self.status.value = ""
-    try:
-        src = resolve_source(name, self.settings)
-        sample = next(iter_batches(name, self.settings, rows=self.sample_rows), pd.DataFrame())
-    except Exception as e:
-        self.info.value = f"<b>{html.escape(name)}</b>: <span style='color:#cf222e'>{html.escape(str(e))}</span>"
-        self.schema.value = ""
-        return
-    hidden = sensitive_columns(sample, src.sensitive)
-    self.info.value = (f"<b>{html.escape(name)}</b> ({src.kind}) {html.escape(src.description or '')}"
-                       f"{' · owner: ' + html.escape(src.owner) if src.owner else ''} — schema of the first {len(sample):,} rows")
-    self.schema.value = schema_table(sample, hidden).to_html(index=False)
-    contract = self.contracts/f"{name}.json"
-    if not contract.exists():
-        self.status.value = (f"No contract at <code>{html.escape(str(contract))}</code>: create one with "
-                             f"<code>workbench contract infer {html.escape(name)} --out {html.escape(str(contract))}</code>")
-        return
-    self.status.value = f"Validating against <code>{html.escape(contract.name)}</code>…"
-    def check():
-        from workbench.contract import load_contract, validate_source
-        try:
-            v = validate_source(name, load_contract(contract), self.settings)
-            ok, verdict = v.verdict()
-            color = "#1a7f37" if ok else "#cf222e"
-            self.status.value = (f"<span style='color:{color}'><b>Contract {html.escape(contract.name)}: {v.kept:,} kept / "
-                                 f"{v.quarantined:,} quarantined</b> of {v.rows:,} rows: {html.escape(verdict)}</span>"
-                                 + "".join(f"<br>[{r.severity}] {r.violations:,} × {html.escape(r.message)}" for r in v.results[:8]))
-        except Exception as e:
-            self.status.value = f"<span style='color:#cf222e'>Validation failed: {html.escape(str(e))}</span>"
-            raise
-    self._submit(check)
-
-def _profile(self: DataExplorer) -> Future:
-    "Profile the chosen source in the background; the report appears in the output area."
-    from workbench.data import read_table, redact, resolve_source, sensitive_columns
-    from workbench.profile import iframe_html, plan_profile, profile_frame
-    name = self.source.value
-    self.profile_button.disabled = True
-    self.progress.layout.visibility, self.progress.value, self.progress.bar_style = "visible", 0, "info"
-    self.progress.description = "loading"
-    self.output.clear_output()
-    def run():
-        try:
-            src = resolve_source(name, self.settings)
-            df = read_table(name, self.settings)
-            hidden = sensitive_columns(df, src.sensitive)
-            self.progress.value, self.progress.description = 1, "planning"
-            plan = plan_profile(*df.shape)
-            self.progress.value, self.progress.description = 2, "profiling"
-            prof = profile_frame(redact(df, hidden), title=f"Profile of {name}", plan=plan, sensitive=bool(hidden))
-            self.progress.value, self.progress.description = 3, "rendering"
-            page = prof.to_html()
-            notes = "".join(f"<li>{html.escape(n)}</li>" for n in plan.notes)
-            _show(self.output, (f"<ul>{notes}</ul>" if notes else "") + iframe_html(page, 900, f"Profile of {name}"))
-            self.progress.value, self.progress.description, self.progress.bar_style = 4, "done", "success"
-        except Exception as e:
-            self.progress.bar_style, self.progress.description = "danger", "failed"
-            _show(self.output, f"<span style='color:#cf222e'>Profiling failed: {html.escape(str(e))}</span>")
-            raise
-        finally:
-            self.profile_button.disabled = False
-    return self._submit(run)
-
 def _show(output, markup: str):
     "Append HTML to an Output widget from any thread (no kernel display hook needed)."
     output.outputs = (*output.outputs, {"output_type": "display_data", "data": {"text/html": markup}, "metadata": {}})
-
-DataExplorer.refresh, DataExplorer.profile = _refresh, _profile
