@@ -220,3 +220,20 @@ def test_unusable_places_and_files_exit_2(project, tmp_path):
     (tmp_path / "sub" / "settings.ini").write_text("")
     p = subprocess.run([WORKBENCH, "check"], capture_output=True, text=True, cwd=tmp_path / "sub")
     assert p.returncode == 2 and "sub/settings.ini: is empty" in p.stderr
+
+
+def test_three_ctrl_c_still_record_the_run_and_exit_130(project):
+    import signal
+    proc = subprocess.Popen([WORKBENCH, "--project", str(project), "run", "slow", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list((project / ".workbench" / "tmp").glob("*.ipynb")):
+        time.sleep(0.3)
+    time.sleep(3)                                                            # the kernel is in the sleeping cell
+    for _ in range(3):
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (proc.returncode, err[-2000:])
+    [run] = runs(project)
+    assert run["status"] == "cancelled" and (project / run["report"]).exists()

@@ -289,8 +289,20 @@ class Validation:
                     passed=self.passed, rules=[asdict(r) for r in self.results], missing=self.missing)
 
     def table(self) -> pd.DataFrame:
-        "The per-rule results as a table."
-        return pd.DataFrame([asdict(r) for r in self.results], columns=list(RuleResult.__dataclass_fields__))
+        "The per-rule results as a table, with the share of rows and up to three examples as text."
+        t = pd.DataFrame([asdict(r) for r in self.results], columns=list(RuleResult.__dataclass_fields__))
+        t["% of rows"] = (100 * t.violations / max(self.rows, 1)).round(2)
+        t["examples"] = t.examples.map(lambda e: ", ".join(map(str, e[:3])))
+        return t
+
+    def missing_table(self, contract: Contract, # the contract validated against
+                     ) -> pd.DataFrame:
+        "Per contract column in the data: missing values, their share, the usual share at most, and the contract's type."
+        miss = pd.DataFrame({"missing": pd.Series(self.missing, dtype="int64")})
+        miss["missing %"] = (100 * miss.missing / max(self.rows, 1)).round(2)
+        miss["usual at most %"] = [round(100 * contract.columns[c].max_missing, 2) if contract.columns[c].nullable else 0.0 for c in miss.index]
+        miss["dtype (contract)"] = [contract.columns[c].dtype for c in miss.index]
+        return miss
 
 # %% ../nbs/22_contract.ipynb #d9a90fb9
 def _range_masks(x: pd.Series, r: ColumnRule):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .core import WorkbenchError
-from .settings import FILE_KINDS, Settings, SourceSettings
+from .settings import FILE_KINDS, JoinSettings, Settings, SourceSettings
 
 # %% auto #0
 __all__ = ['REDACTED', 'DataError', 'resolve_source', 'check_output', 'apply_dtypes', 'read_table', 'detect_sensitive',
@@ -119,7 +119,10 @@ def _sep(src: SourceSettings, f: Path) -> str:
 
 _PANDAS = {"int": "Int64", "float": "float64", "bool": "boolean", "string": "string", "category": "category"}
 
-def apply_dtypes(df: pd.DataFrame, src: SourceSettings, where: str="") -> pd.DataFrame:
+def apply_dtypes(df: pd.DataFrame, # the table as read
+                 src: SourceSettings, # its source, with the declared dtypes
+                 where: str="", # where the table came from, for messages (e.g. a file name)
+                ) -> pd.DataFrame:
     "Cast columns to the source's declared `dtypes` (datetimes parsed, integers nullable); a value that does not fit is an error naming it."
     for c, t in src.dtypes.items():
         if c not in df.columns: continue
@@ -336,6 +339,8 @@ def join_frames(left: pd.DataFrame, right: pd.DataFrame, # the two tables
     out = left.merge(right, on=on, how=how, suffixes=("", f"_{names[1]}"))
     return out
 
-def read_join(j, settings: Settings) -> pd.DataFrame:
+def read_join(j: JoinSettings, # the [join:NAME] section
+              settings: Settings, # the project's settings, to read both sides
+             ) -> pd.DataFrame:
     "The data set a `[join:NAME]` section declares."
     return join_frames(read_table(j.left, settings), read_table(j.right, settings), j.on, j.how, j.validate, (j.left, j.right))

@@ -28,8 +28,11 @@ __all__ = ['value_curve', 'best_threshold', 'calibration_table', 'confusion', 's
            'check_project']
 
 # %% ../nbs/31_evaluate.ipynb #c047b0b5
-def value_curve(y_true, proba, values: tuple, # (tp, fp, fn, tn) values per case
-                points: int=101) -> pd.DataFrame:
+def value_curve(y_true, # 1/0 truth
+                proba, # predicted P(positive)
+                values: tuple, # (tp, fp, fn, tn) values per case
+                points: int=101, # thresholds from 0 to 1
+               ) -> pd.DataFrame:
     "Per threshold: tp, fp, fn, tn, precision, recall, share acted on, value per case."
     y, p = np.asarray(y_true).astype(bool), np.asarray(proba)
     rows = []
@@ -46,13 +49,19 @@ def best_threshold(curve: pd.DataFrame) -> float:
     return float(curve.loc[curve.value_per_case.idxmax(), "threshold"])
 
 # %% ../nbs/31_evaluate.ipynb #fd2ea34d
-def calibration_table(y_true, proba, bins: int=10) -> pd.DataFrame:
+def calibration_table(y_true, # 1/0 truth
+                      proba, # predicted P(positive)
+                      bins: int=10, # quantile bins
+                     ) -> pd.DataFrame:
     "Mean predicted probability vs observed rate, per quantile bin, with counts."
     df = pd.DataFrame({"y": np.asarray(y_true).astype(float), "p": np.asarray(proba)})
     df["bin"] = pd.qcut(df.p.rank(method="first"), q=min(bins, len(df)), labels=False)
     return df.groupby("bin").agg(predicted=("p", "mean"), observed=("y", "mean"), n=("y", "size")).reset_index(drop=True)
 
-def confusion(y_true, y_pred, labels) -> pd.DataFrame:
+def confusion(y_true, # true labels
+              y_pred, # predicted labels
+              labels, # the label order of rows and columns
+             ) -> pd.DataFrame:
     "Counts of (true, predicted) pairs, rows = true."
     from sklearn.metrics import confusion_matrix
     m = confusion_matrix(y_true, y_pred, labels=labels)
@@ -107,8 +116,18 @@ def slices(X: pd.DataFrame, # holdout features
     return out.sort_values(["worse", "error"], ascending=[False, False]).reset_index(drop=True)
 
 # %% ../nbs/31_evaluate.ipynb #99f138c4
-def importance(pipeline, X: pd.DataFrame, y, task: str, metric: str, classes=None, values=None,
-               rows: int=3_000, repeats: int=5, seed: int=0, n_jobs: int=1) -> pd.DataFrame:
+def importance(pipeline, # a fitted pipeline
+               X: pd.DataFrame, # holdout features
+               y, # holdout truth
+               task: str, # binary, multiclass or regression
+               metric: str, # the metric whose drop is measured
+               classes=None, # multiclass: the class order
+               values=None, # binary 'value': (tp, fp, fn, tn)
+               rows: int=3_000, # at most this many rows (a random sample)
+               repeats: int=5, # permutations per column
+               seed: int=0, # random seed
+               n_jobs: int=1, # parallel workers (threads)
+              ) -> pd.DataFrame:
     "Mean and std of the drop in `metric` when each column is permuted."
     from sklearn.inspection import permutation_importance
     if len(X) > rows:
@@ -147,7 +166,7 @@ def _hard(ev_task, p, threshold, classes):
 
 def evaluate_training(tr: TrainResult, # from train_candidates
                       hidden: list|tuple=(), # sensitive columns: their values never appear in slices
-                      n_jobs: int=1,
+                      n_jobs: int=1, # parallel workers for permutation importance
                      ) -> Evaluation:
     "Evaluate the best candidate of `tr` on the holdout."
     pr, best, task = tr.problem, tr.best_result, tr.problem.task
@@ -309,9 +328,29 @@ class TrainRun:
     model_dir: Path
     card: str
 
+    def headline(self) -> dict:
+        "The figures a run records: the primary holdout metric, the chosen candidate, success, warnings, threshold, value, model."
+        ev, tr = self.evaluation, self.evaluation.train
+        m0, r = tr.metrics[0], ev.roi
+        return {f"holdout_{m0}": round(ev.metrics[m0], 4), "best": tr.best, "success": ev.success, "warnings": len(tr.warnings),
+                "threshold": ev.threshold, "value_per_period": None if r is None or r.value_per_period is None else round(r.value_per_period),
+                "model": self.model_dir.name}
+
+    def summary_markdown(self) -> str:
+        "The verdict, how the model was chosen and saved, and every warning, as Markdown (values from the data escaped)."
+        ev, tr = self.evaluation, self.evaluation.train
+        color = "#1a7f37" if ev.success else "#cf222e" if ev.success is False else "#656d76"
+        out = (f"## <span style='color:{color}'>Success criterion {ev.success_text}</span>\n\n"
+               f"Best model: **{tr.best}**, chosen by {tr.cv_method}; saved as `{self.model_dir}`, fitted on {tr.fitted_on}. "
+               f"{tr.split.description}." + "".join(f"\n\n{_md(n)}." for n in tr.notes))
+        if tr.warnings:
+            out += (f"\n\n### <span style='color:#9a6700'>{len(tr.warnings)} warning(s): look at these before trusting the figures</span>"
+                    "\n\n" + "\n".join(f"- {_md(w)}" for w in tr.warnings))
+        return out
+
 def train_project(settings: Settings, # the project's settings
                   data: str="", # a source or join name, or a path; default: the [problem] section's data, else the first source
-                  progress: bool=False,
+                  progress: bool=False, # a progress bar over candidates
                  ) -> TrainRun:
     "Train, evaluate, write the model card and save the model of a project."
     from workbench.data import read_table, resolve_source, sensitive_columns

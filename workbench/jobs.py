@@ -48,7 +48,9 @@ def job_settings(name: str, # a job name
     raise JobError(f"unknown job {name!r}; known jobs: {', '.join(known) or 'none'}. "
                    f"Define it in {settings.path.name} as [job:{name}] with notebook = path/to/notebook.ipynb")
 
-def notebook_path(job: JobSettings, settings: Settings) -> Path:
+def notebook_path(job: JobSettings, # the job
+                  settings: Settings, # the project's settings (paths are relative to its folder)
+                 ) -> Path:
     "The notebook file a job runs."
     nb = job.notebook
     if nb.endswith(".ipynb") or "/" in nb or os.sep in nb:
@@ -214,30 +216,30 @@ def reap_dead(settings: Settings) -> list[str]:
     return gone
 
 # %% ../nbs/70_jobs.ipynb #ea72b76c
-@contextmanager
-def _env(**values):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update({k: str(v) for k, v in values.items()})
-    try: yield
-    finally:
-        for k, v in old.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = v
+def _kernel_manager(env: dict):
+    "A kernel manager class whose kernels start with `env` added to this process's environment (which is left alone)."
+    from jupyter_client.manager import AsyncKernelManager
+    extra = {k: str(v) for k, v in env.items()}
+    class RunKernelManager(AsyncKernelManager):
+        async def _async_pre_start_kernel(self, **kw):
+            kw["env"] = {**os.environ, **(kw.get("env") or {}), **extra}
+            return await super()._async_pre_start_kernel(**kw)
+    return RunKernelManager
 
 def _error_text(e: BaseException) -> str:
     ename, evalue = getattr(e, "ename", None), getattr(e, "evalue", None)
     if ename: return f"{ename}: {evalue}" + (f" (cell [{e.exec_count}])" if getattr(e, "exec_count", None) else "")
     return f"{type(e).__name__}: {e}".strip()
 
-def _execute(nb_path, out_path, values, cwd, deadline, cell_timeout, progress):
-    "Run papermill; return (status, error text)."
+def _execute(nb_path, out_path, values, cwd, deadline, cell_timeout, progress, env):
+    "Run papermill, the kernel started with `env`; return (status, error text)."
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     def timeout_func(cell): return max(1, min(cell_timeout, int(deadline - time.monotonic()) + 1))
     try:
         pm.execute_notebook(str(nb_path), str(out_path), parameters=values, cwd=str(cwd), progress_bar=progress,
                             kernel_name="python3", language="python", timeout_func=timeout_func,
-                            execution_timeout=cell_timeout,
+                            execution_timeout=cell_timeout, kernel_manager_class=_kernel_manager(env),
                             extra_arguments=["--IPKernelApp.log_level=ERROR"])   # no kernel chatter on the terminal
         return "succeeded", None
     except pm.PapermillExecutionError as e: return "failed", _error_text(e)
@@ -277,8 +279,7 @@ def run_job(name: str, # job name: a [job:NAME] section or a bundled job noteboo
     env = dict(WORKBENCH_RUN_ID=run_id, WORKBENCH_JOB=job.name, WORKBENCH_PROJECT=settings.root,
                WORKBENCH_ARTIFACTS=job_dir/f"{run_id}_files")
     try:
-        with _env(**env):
-            status, error = _execute(nb_path, tmp_nb, values, settings.root, t0 + timeout, cell_timeout, progress)
+        status, error = _execute(nb_path, tmp_nb, values, settings.root, t0 + timeout, cell_timeout, progress, env)
     except KeyboardInterrupt as e:   # Ctrl-C outside a cell (kernel start, papermill's own steps)
         status, error = "cancelled", f"cancelled: {str(e) or 'interrupted by the user (Ctrl-C)'}"
     except Exception as e:   # papermill itself failed (kernel would not start, bad notebook...)

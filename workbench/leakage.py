@@ -111,7 +111,7 @@ def check_leakage(X: pd.DataFrame, # the feature columns (no target)
                   time: pd.Series|None=None, # the time each row's prediction is made at ([problem] time_column)
                   time_name: str="time", # its name, for messages
                   max_rows: int=50_000, # rows looked at (a random sample beyond)
-                  seed: int=0,
+                  seed: int=0, # seed of the sample and of the folds
                  ) -> list[Leak]:
     "Feature columns that may leak the target, strongest first."
     y = np.asarray(y)

@@ -60,7 +60,10 @@ def greater_is_better(name: str) -> bool:
     return get_metric(name).greater_is_better
 
 # %% ../nbs/01_metrics.ipynb #9836d5c9
-def outcome_value(y_true, y_pred, values: tuple) -> float:
+def outcome_value(y_true, # true labels, 1 (or True) for the positive class
+                  y_pred, # hard predictions, 1 (or True) = act
+                  values: tuple, # (tp, fp, fn, tn) value of each outcome per case
+                 ) -> float:
     "Average value per case of binary predictions, from the values of (tp, fp, fn, tn)."
     y, h = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
     tp, fp, fn, tn = (y & h).sum(), (~y & h).sum(), (y & ~h).sum(), (~y & ~h).sum()

@@ -20,7 +20,9 @@ from .problem import problem_values, roi
 __all__ = ['threshold_summary', 'ModelExplorer']
 
 # %% ../nbs/33_model_explorer.ipynb #6af9d1da
-def threshold_summary(ev: Evaluation, threshold: float) -> dict:
+def threshold_summary(ev: Evaluation, # the evaluation of a binary model
+                      threshold: float, # act on cases scored at or above this
+                     ) -> dict:
     "Holdout outcomes, value and ROI of the best model at `threshold`."
     tr = ev.train
     p, y = tr.predict_test(), np.asarray(tr.y_test).astype(bool)

@@ -23,7 +23,9 @@ __all__ = ['ProblemError', 'positive_label', 'check_problem', 'problem_values', 
 class ProblemError(WorkbenchError, ValueError):
     "The problem charter does not fit the data."
 
-def positive_label(problem: ProblemSettings, y: pd.Series):
+def positive_label(problem: ProblemSettings, # the charter (positive_class, target)
+                   y: pd.Series, # the target's values
+                  ):
     "The positive class as it appears in `y` (settings.ini gives text; the data may hold bools or numbers)."
     want = problem.positive_class
     values = pd.unique(y.dropna())

@@ -20,7 +20,8 @@ import pandas as pd
 from .core import atomic_write, require
 
 # %% auto #0
-__all__ = ['PAGE_CSP', 'ProfilePlan', 'plan_profile', 'Profile', 'profile_frame', 'iframe_html', 'framed_file', 'show_html']
+__all__ = ['PAGE_CSP', 'ProfilePlan', 'plan_profile', 'Profile', 'column_summary', 'profile_frame', 'iframe_html', 'framed_file',
+           'show_html']
 
 # %% ../nbs/21_profile.ipynb #b0cdc294
 @dataclass
@@ -75,6 +76,19 @@ class Profile:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return self.report.to_html()
+
+    def headline(self) -> dict:
+        "The figures a run records: rows, columns, share of missing cells, exact duplicate rows (None when not counted), mode."
+        t = self.report.get_description().table
+        dups = self.duplicate_rows if self.duplicate_rows is not None else t.get("n_duplicates")
+        return dict(rows=int(t["n"]), columns=int(t["n_var"]), missing_cells_pct=round(100 * float(t["p_cells_missing"]), 2),
+                    duplicate_rows=None if dups is None else int(dups), profile_mode=self.plan.mode)
+
+def column_summary(df: pd.DataFrame, # the table
+                  ) -> pd.DataFrame:
+    "Per column: dtype, missing %, distinct values."
+    return pd.DataFrame({"dtype": df.dtypes.astype(str), "missing %": (100 * df.isna().mean()).round(2),
+                         "distinct": df.nunique(dropna=True)})
 
 def profile_frame(df: pd.DataFrame, # the table to profile
                   title: str="Data profile", # report title

@@ -238,7 +238,11 @@ def catalog_html(runs: list[RunRecord], # newest first
             f'{table}<p class="wb-meta">Generated {_esc(generated_at)} by workbench {workbench.__version__}.</p>'
             f"<script>{_CATALOG_JS}</script></main></body></html>")
 
-def write_catalog(runs: list[RunRecord], root: Path, reports_dir: Path, project: str="workbench") -> Path:
+def write_catalog(runs: list[RunRecord], # newest first
+                  root: Path, # project folder (run paths are relative to it)
+                  reports_dir: Path, # where index.html goes
+                  project: str="workbench", # project name for the title
+                 ) -> Path:
     "Write `reports_dir/index.html` atomically and return its path."
     from workbench.runs import utcnow
     return atomic_write(Path(reports_dir)/"index.html", catalog_html(runs, Path(root), Path(reports_dir), project, utcnow()))

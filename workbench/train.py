@@ -39,7 +39,12 @@ class Candidate:
 
 CANDIDATES: dict[str, Candidate] = {}
 
-def register(name: str, factory, complexity: int, grid: dict|None=None, description: str=""):
+def register(name: str, # the name [train] candidates uses
+             factory, # (task, seed, n_jobs) -> an unfitted scikit-learn estimator
+             complexity: int, # 0 = simplest; ties on the primary metric go to the simpler candidate
+             grid: dict|None=None, # task (or 'any') -> {parameter: [values]} for the small search
+             description: str="", # one line for the docs
+            ):
     "Add a candidate model family."
     CANDIDATES[name] = Candidate(name, factory, complexity, grid or {}, description)
 
@@ -113,7 +118,7 @@ def make_split(df: pd.DataFrame, # the whole labelled data set
                problem: ProblemSettings, # the charter (target, time column)
                method: str="auto", # auto, time, stratified or random
                test_size: float=0.2, # share held out (of rows, or of periods for a time split)
-               seed: int=0,
+               seed: int=0, # the random split's seed
                store: str|Path|None=None, # folder keeping splits by fingerprint; None: not kept
               ) -> Split:
     "The holdout for `df`: loaded when one was stored for this data version, else made (and stored)."
@@ -199,7 +204,10 @@ class TrainResult:
         "The holdout predictions of a candidate (binary: P(positive))."
         return predict(next(r for r in self.results if r.name == (name or self.best)).pipeline, self.X_test, self.problem.task)
 
-def predict(pipeline, X: pd.DataFrame, task: str) -> np.ndarray:
+def predict(pipeline, # a fitted pipeline
+            X: pd.DataFrame, # rows to score
+            task: str, # binary, multiclass or regression
+           ) -> np.ndarray:
     "Binary: P(positive); multiclass: class probabilities; regression: predictions."
     if task == "binary": return pipeline.predict_proba(X)[:, 1]
     if task == "multiclass": return pipeline.predict_proba(X)

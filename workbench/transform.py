@@ -40,7 +40,9 @@ class DateParts(TransformerMixin, BaseEstimator):
     def __init__(self, parts=("year", "month", "dayofweek")): # parts to take, see DATE_PARTS
         self.parts = parts
 
-    def fit(self, X, y=None):
+    def fit(self, X, # date columns
+            y=None, # ignored
+           ):
         bad = [p for p in self.parts if p not in DATE_PARTS]
         if bad: raise ValueError(f"unknown date part(s) {bad}; allowed: {', '.join(DATE_PARTS)}")
         X = pd.DataFrame(X)
