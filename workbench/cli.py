@@ -47,7 +47,7 @@ def cmd_runs(a):
     from workbench.jobs import reap_dead, store
     s = _settings(a)
     reap_dead(s)   # a run killed with -9 shows as failed at once, and the catalog says so too
-    runs = store(s).list(job=a.job, status=a.status, limit=a.limit)
+    runs = store(s).list(job=a.job, status=a.status, limit=a.limit, reap=False)   # reaped just above
     if a.json: print(json.dumps([r.to_dict() for r in runs], indent=1)); return 0
     for r in runs:
         dur = f"{r.duration_s:7.1f}s" if r.duration_s is not None else "      —"

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .core import WorkbenchError, atomic_path, atomic_write
 from .settings import DTYPES
-from .data import REDACTED, detect_sensitive
+from .data import REDACTED, detect_sensitive, redact
 
 # %% auto #0
 __all__ = ['ContractError', 'ColumnRule', 'Contract', 'load_contract', 'is_identifier', 'infer_contract', 'QualityError',
@@ -204,14 +204,13 @@ def infer_contract(df: pd.DataFrame, # the reference table: data known to be goo
     for what, names in (("sensitive", sensitive), ("key", set(keys or [])), ("label", {label} if label else set())):
         unknown = names - set(df.columns)
         if unknown: raise ContractError(f"{what} column(s) {sorted(unknown)} are not in the table; columns: {list(df.columns)}")
-    if keys is None:
-        ids = [c for c in df.columns if c != label and is_identifier(df[c]) and df[c].notna().all() and df[c].is_unique]
-        keys = ids[:1]
+    ids = {c for c in df.columns if c != label and is_identifier(df[c])}
+    if keys is None: keys = [c for c in df.columns if c in ids and df[c].notna().all() and df[c].is_unique][:1]
     cols = {}
     for c in df.columns:
         s = df[c]
         dt = _logical(s, max_categories)
-        role = "label" if c == label else "id" if c in keys or is_identifier(s) else ""
+        role = "label" if c == label else "id" if c in keys or c in ids else ""
         if role == "id" and dt == "category": dt = "string"   # new ids are not unseen categories
         miss = float(s.isna().mean()) if len(s) else 0.0
         r = ColumnRule(dtype=dt, nullable=c not in keys, max_missing=round(min(1.0, max(2 * miss, miss + 0.02)) if miss else 0.0, 4),
@@ -257,6 +256,7 @@ class Validation:
     missing: dict = field(default_factory=dict) # missing values per contract column present in the data
     row_column: str = "_row" # the quarantine's own columns: '_row' and '_reason', with more leading '_' when the data has those names
     reason_column: str = "_reason"
+    hidden: list = field(default_factory=list) # the columns whose values were redacted: sensitive in the contract, in settings, or detected
 
     @property
     def passed(self) -> bool: return self.quarantined == 0 and not any(r.severity == "hard" for r in self.results)
@@ -416,16 +416,15 @@ def validate(df: pd.DataFrame, # the table to check
     for msg, m in hard:
         sel = m[idx]
         reasons[sel] = reasons[sel] + np.where(reasons[sel] == "", "", "; ") + msg
-    q = df.iloc[idx].copy()
-    for c in hidden:
-        if c in q.columns: q[c] = REDACTED
+    q = redact(df.iloc[idx], hidden)
     row_col, reason_col = quarantine_columns(df.columns)
     q.insert(0, row_col, idx)
     q[reason_col] = reasons.to_numpy()
     results.sort(key=lambda r: (r.severity != "hard", -r.violations))
     kept = df.iloc[np.flatnonzero(~bad)]
     return Validation(rows=n, kept=len(kept), quarantined=len(idx), results=results, kept_frame=kept,
-                      quarantine=q.reset_index(drop=True), missing=missing, row_column=row_col, reason_column=reason_col)
+                      quarantine=q.reset_index(drop=True), missing=missing, row_column=row_col, reason_column=reason_col,
+                      hidden=sorted(map(str, hidden)))
 
 # %% ../nbs/22_contract.ipynb #0e85ebbb
 def write_table(df: pd.DataFrame, # the rows to write
@@ -457,18 +456,17 @@ def _merge(results: dict, batch: list):
         m.violations += r.violations
         m.examples = (m.examples + [e for e in r.examples if e not in m.examples])[:5]
 
-def _earlier_keys(k: pd.DataFrame, keys: list, seen: np.ndarray, offset: int, v: Validation, hide: set, results: dict):
+def _earlier_keys(k: pd.DataFrame, keys: list, seen: np.ndarray, offset: int, v: Validation, results: dict):
     "(kept rows without keys seen in earlier batches, those rows as quarantine rows or None, the keys seen so far)."
     h = _key_hash(k, keys)
     again = np.isin(h, seen)
     dup = None
     if again.any():
         msg = f"duplicate key ({', '.join(keys)}): an earlier row has the same key"
-        dup = k[again].copy()
-        for c in hide & set(dup.columns): dup[c] = REDACTED
+        dup = redact(k[again], v.hidden)
         dup.insert(0, v.row_column, k.index[again].to_numpy() + offset)   # kept_frame's index: positions in the batch
         dup[v.reason_column] = msg
-        ex = [REDACTED] if hide & set(keys) else ["|".join(map(str, t)) for t in k[again][keys].head(5).itertuples(index=False)]
+        ex = [REDACTED] if set(v.hidden) & set(keys) else ["|".join(map(str, t)) for t in k[again][keys].head(5).itertuples(index=False)]
         _merge(results, [RuleResult("unique_key", ", ".join(keys), "hard", int(again.sum()), ex, msg)])
         k, h = k[~again], h[~again]
     return k, dup, np.union1d(seen, h)
@@ -483,13 +481,14 @@ def validate_source(spec, # a source name, or a file, folder or glob (see workbe
                    ) -> Validation:
     "Validate a whole source batch by batch; write its quarantine (never over the data); return the merged result."
     from workbench.data import check_output, iter_batches, resolve_source
-    if quarantine is not None: check_output(quarantine, [spec], settings, "quarantine file")
-    if hidden is None: hidden = resolve_source(spec, settings).sensitive
+    src = resolve_source(spec, settings)   # once: the checks and the batches below take it as it is
+    if quarantine is not None: check_output(quarantine, [src], settings, "quarantine file")
+    if hidden is None: hidden = src.sensitive
     results, qparts, kept_parts, seen, missing = {}, [], [], np.empty(0, dtype=np.uint64), {}
     rows = kept = 0
     keys = contract.keys
     row_col, reason_col = "_row", "_reason"
-    for batch in iter_batches(spec, settings, rows=batch_rows):
+    for batch in iter_batches(src, settings, rows=batch_rows):
         batch = batch.reset_index(drop=True)
         v = validate(batch, contract, hidden)
         row_col, reason_col = v.row_column, v.reason_column
@@ -498,7 +497,7 @@ def validate_source(spec, # a source name, or a file, folder or glob (see workbe
         q = v.quarantine.assign(**{row_col: v.quarantine[row_col] + rows})
         k = v.kept_frame
         if keys and all(c in batch.columns for c in keys):
-            k, dup, seen = _earlier_keys(k, keys, seen, rows, v, set(contract.sensitive) | set(hidden) | set(detect_sensitive(batch)), results)
+            k, dup, seen = _earlier_keys(k, keys, seen, rows, v, results)
             if dup is not None: q = pd.concat([q, dup], ignore_index=True)
         rows += len(batch)
         kept += len(k)

@@ -15,8 +15,8 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['WorkbenchError', 'MissingExtraError', 'require', 'atomic_path', 'atomic_write', 'file_lock', 'StoreError',
-           'sqlite_error', 'sqlite_connect', 'file_sha256', 'frame_fingerprint']
+__all__ = ['WorkbenchError', 'MissingExtraError', 'require', 'did_you_mean', 'atomic_path', 'atomic_write', 'file_lock',
+           'StoreError', 'sqlite_error', 'sqlite_connect', 'file_sha256', 'frame_fingerprint']
 
 # %% ../nbs/00_core.ipynb #7ed9762a
 class WorkbenchError(Exception):
@@ -34,6 +34,15 @@ def require(module: str, # module to import, e.g. 'pyspark'
     except ImportError as e:
         raise MissingExtraError(f"this needs the package {pip or module!r}, which is not installed: "
                                 f"run `pip install {pip or module}`") from e
+
+
+def did_you_mean(name: str, # what was given
+                 options, # the names it could have meant
+                ) -> str:
+    "'; did you mean X?' for the closest of `options`, or '' when none is close: the tail of an error message."
+    import difflib
+    near = difflib.get_close_matches(str(name), list(map(str, options)), n=1)
+    return f"; did you mean {near[0]!r}?" if near else ""
 
 # %% ../nbs/00_core.ipynb #3e1999c0
 @contextmanager

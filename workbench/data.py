@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .core import WorkbenchError
-from .settings import FILE_KINDS, JoinSettings, Settings, SourceSettings
+from .settings import FILE_KINDS, JoinSettings, Settings, SourceSettings, file_kind
 
 # %% auto #0
 __all__ = ['REDACTED', 'DataError', 'resolve_source', 'check_output', 'apply_dtypes', 'read_table', 'detect_sensitive',
@@ -34,14 +34,14 @@ def _files(path: Path) -> list[Path]:
     if any(ch in str(path) for ch in "*?["):
         return sorted(Path(p) for p in _glob.glob(str(path), recursive=True) if Path(p).is_file())
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in FILE_KINDS
+        return sorted(p for p in path.rglob("*") if p.is_file() and file_kind(p)
                       and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts))
     return [path] if path.exists() else []
 
 def _with_kind(src: SourceSettings, files: list[Path]) -> SourceSettings:
     "The source with its kind told from its files' suffix when settings.ini did not say."
     if src.kind is not None: return src
-    kind = FILE_KINDS.get(files[0].suffix.lower()) if files else None
+    kind = file_kind(files[0]) if files else None
     if kind is None:
         raise DataError(f"source {src.name!r}: cannot tell the format of {str(files[0]) if files else str(src.path)!r}; "
                         "add kind = csv or parquet to its [source:NAME] section")
@@ -65,7 +65,7 @@ def resolve_source(spec: str|Path|SourceSettings, # a source name from settings.
         known = ", ".join(settings.sources) if settings and settings.sources else "none configured"
         raise DataError(f"data {str(spec)!r} is neither a source in settings.ini (known: {known}) nor an existing "
                         "CSV/Parquet file, folder or glob; check the name or path")
-    kind = FILE_KINDS.get(files[0].suffix.lower())
+    kind = file_kind(files[0])
     if kind is None:
         raise DataError(f"cannot tell the format of {str(files[0])!r} from its suffix {files[0].suffix!r}; "
                         f"use one of {', '.join(FILE_KINDS)} or declare a [source:NAME] with kind = ...")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import WorkbenchError, atomic_path, atomic_write
+from .core import WorkbenchError, atomic_path, atomic_write, did_you_mean, file_sha256
 from .settings import Settings
 from .metrics import greater_is_better, outcome_value, score
 from .problem import ROI, problem_values, roi
@@ -269,7 +269,6 @@ def save_model(ev: Evaluation, # the evaluation of the chosen model
     import joblib
     import sklearn
     import workbench
-    from workbench.core import file_sha256
     from workbench.transform import input_columns
     tr = ev.train
     version = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")[:-3]
@@ -292,7 +291,6 @@ def save_model(ev: Evaluation, # the evaluation of the chosen model
 def load_model(folder: str|Path):
     "(pipeline, metadata) of a saved model version folder."
     import joblib
-    from workbench.core import file_sha256
     folder = Path(folder)
     if not (folder/"metadata.json").exists():
         raise WorkbenchError(f"{str(folder)!r} is not a saved model: it has no metadata.json (expected models/NAME/VERSION/)")
@@ -371,11 +369,6 @@ def train_project(settings: Settings, # the project's settings
     return TrainRun(ev, out, card)
 
 # %% ../nbs/31_evaluate.ipynb #02272d6d
-def _near(name: str, cols) -> str:
-    import difflib
-    near = difflib.get_close_matches(str(name), list(map(str, cols)), n=1)
-    return f"; did you mean {near[0]!r}?" if near else ""
-
 def _check_sources(settings: Settings, sample) -> list[str]:
     "Each source's declared columns (keys, sensitive, parse_dates, dtypes) are columns of its sample."
     out, f = [], settings.path.name
@@ -383,7 +376,7 @@ def _check_sources(settings: Settings, sample) -> list[str]:
         df = sample(name)
         if df is None: continue
         for key in ("keys", "sensitive", "parse_dates", "dtypes"):
-            out += [f"{f} [source:{name}] {key}: {c!r} is not a column{_near(c, df.columns)}" for c in getattr(src, key) if c not in df.columns]
+            out += [f"{f} [source:{name}] {key}: {c!r} is not a column{did_you_mean(c, df.columns)}" for c in getattr(src, key) if c not in df.columns]
     return out
 
 def _check_charter(settings: Settings, sample) -> list[str]:
@@ -399,8 +392,8 @@ def _check_charter(settings: Settings, sample) -> list[str]:
     except WorkbenchError as e: return [f"{f} [problem] data={data!r}: {e}"]
     df = sample(data)
     if df is None: return []
-    if pr.target not in df.columns: return [f"{f} [problem] target={pr.target!r}: not a column of {data!r}{_near(pr.target, df.columns)}"]
-    out = [f"{f} [problem] {key}={getattr(pr, key)!r}: not a column of {data!r}{_near(getattr(pr, key), df.columns)}"
+    if pr.target not in df.columns: return [f"{f} [problem] target={pr.target!r}: not a column of {data!r}{did_you_mean(pr.target, df.columns)}"]
+    out = [f"{f} [problem] {key}={getattr(pr, key)!r}: not a column of {data!r}{did_you_mean(getattr(pr, key), df.columns)}"
            for key in ("id_column", "time_column") if getattr(pr, key) and getattr(pr, key) not in df.columns]
     if pr.time_column and pr.time_column in df.columns:
         try: time_values(df[pr.time_column], pr.time_column)

@@ -202,8 +202,7 @@ def rebuild_catalog(settings: Settings) -> Path:
     "Rewrite `reports/index.html` from the run history (serialised, so concurrent runs never lose a row)."
     st = store(settings)
     with file_lock(settings.project.state_dir/"catalog.lock"):
-        st.reap()
-        runs = st.list(reap=False)
+        runs = st.list()   # reaps dead runs first
         running = {r.id for r in runs if r.status == "running"}
         for f in (settings.project.state_dir/"tmp").glob("*.ipynb"):   # what killed runs left behind
             if f.stem not in running: f.unlink(missing_ok=True)

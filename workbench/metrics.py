@@ -28,6 +28,7 @@ class Metric:
     greater_is_better: bool
     fn: object # (y_true, pred, threshold, classes, values) -> float
     description: str = ""
+    bounded: bool = False # on a fixed scale such as [0, 1] (AUC, F1, R² ≤ 1): a gap is judged in absolute terms, not relative
 
 METRICS: dict[tuple[str, str], Metric] = {}
 
@@ -36,10 +37,11 @@ def register_metric(name: str, # the name settings.ini uses
                     greater_is_better: bool, # direction: which of two values is better
                     fn, # (y_true, pred, threshold, classes, values) -> float
                     description: str="", # one line for the docs
+                    bounded: bool=False, # on a fixed scale such as [0, 1]
                    ) -> Metric:
     "Add a metric to the registry (replacing one of the same name and task)."
     if task not in TASKS: raise WorkbenchError(f"task {task!r} is not one of {', '.join(TASKS)}")
-    METRICS[(task, name)] = m = Metric(name, task, greater_is_better, fn, description)
+    METRICS[(task, name)] = m = Metric(name, task, greater_is_better, fn, description, bounded)
     return m
 
 def metric_names(task: str) -> list[str]:
@@ -88,15 +90,15 @@ for _n, _g, _f in [("roc_auc", True, _sk("roc_auc_score")), ("average_precision"
                    ("balanced_accuracy", True, _sk("balanced_accuracy_score", "threshold")),
                    ("log_loss", False, lambda y, p, t, c, v: _sk("log_loss", labels=[0, 1])(y, np.clip(p, 1e-15, 1 - 1e-15), t, c, v)),
                    ("brier", False, _sk("brier_score_loss")), ("value", True, _value)]:
-    register_metric(_n, "binary", _g, _f)
+    register_metric(_n, "binary", _g, _f, bounded=_g and _n != "value")   # scores; losses and value are unbounded
 for _n, _g, _f in [("accuracy", True, _sk("accuracy_score", "argmax")), ("balanced_accuracy", True, _sk("balanced_accuracy_score", "argmax")),
                    ("f1_macro", True, _sk("f1_score", "argmax", average="macro")), ("f1_weighted", True, _sk("f1_score", "argmax", average="weighted")),
                    ("log_loss", False, _sk("log_loss", labels="classes")), ("roc_auc_ovr", True, _sk("roc_auc_score", multi_class="ovr", labels="classes"))]:
-    register_metric(_n, "multiclass", _g, _f)
+    register_metric(_n, "multiclass", _g, _f, bounded=_g)
 for _n, _g, _f in [("rmse", False, lambda y, p, t, c, v: float(np.sqrt(_sk("mean_squared_error")(y, p, t, c, v)))),
                    ("mae", False, _sk("mean_absolute_error")), ("r2", True, _sk("r2_score")),
                    ("mape", False, _sk("mean_absolute_percentage_error")), ("median_ae", False, _sk("median_absolute_error"))]:
-    register_metric(_n, "regression", _g, _f)
+    register_metric(_n, "regression", _g, _f, bounded=_n == "r2")
 
 def score(metric: str, # a metric name (see `metric_names`)
           y_true, # true labels (binary: 1 for the positive class, else 0) or values

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .core import WorkbenchError
+from .core import WorkbenchError, did_you_mean
 from .settings import ProblemSettings
 from .metrics import outcome_value
 
@@ -45,10 +45,8 @@ def check_problem(problem: ProblemSettings, # the charter
     "Raise `ProblemError` when the charter does not fit `df`; return the classes (classification) or None."
     if not problem.target: raise ProblemError("[problem] target is not set: name the column to predict, e.g. target = churned")
     if problem.target not in df.columns:
-        import difflib
-        near = difflib.get_close_matches(problem.target, map(str, df.columns), n=1)
         raise ProblemError(f"[problem] target={problem.target!r} is not a column of the data"
-                           f"{f'; did you mean {near[0]!r}?' if near else ''}; columns: {list(df.columns)}")
+                           f"{did_you_mean(problem.target, df.columns)}; columns: {list(df.columns)}")
     y = df[problem.target]
     if y.isna().all(): raise ProblemError(f"[problem] target {problem.target!r} is missing in every row")
     if y.nunique(dropna=True) < 2: raise ProblemError(f"[problem] target {problem.target!r} is constant ({y.dropna().iloc[0]!r}): nothing to learn")

@@ -18,9 +18,9 @@ from .core import WorkbenchError
 from .metrics import TASKS, metric_names
 
 # %% auto #0
-__all__ = ['DTYPES', 'DATE_PARTS', 'FILE_KINDS', 'JOB_KEYS', 'SETTINGS_FILE', 'SettingsError', 'key', 'schema', 'ProjectSettings',
-           'ProblemSettings', 'SourceSettings', 'JobSettings', 'AlertRule', 'JoinSettings', 'FeatureSettings',
-           'TrainSettings', 'Settings', 'find_settings', 'load_settings']
+__all__ = ['DTYPES', 'DATE_PARTS', 'FILE_KINDS', 'JOB_KEYS', 'SETTINGS_FILE', 'SettingsError', 'file_kind', 'key', 'schema',
+           'ProjectSettings', 'ProblemSettings', 'SourceSettings', 'JobSettings', 'AlertRule', 'JoinSettings',
+           'FeatureSettings', 'TrainSettings', 'Settings', 'find_settings', 'load_settings']
 
 # %% ../nbs/02_settings.ipynb #cdf97e87
 class SettingsError(WorkbenchError, ValueError):
@@ -40,24 +40,19 @@ def _choice(*allowed):
         return v
     return parse
 
-def _int(lo=None, hi=None):
+def _number(cast, what: str, lo=None, hi=None):
+    "A parser of numbers of type `cast` (`_` allowed as a thousands separator) within [lo, hi]."
     def parse(v):
-        try: x = int(v.replace("_", ""))
-        except ValueError: raise _Bad("expected a whole number") from None
+        try: x = cast(v.replace("_", ""))
+        except ValueError: raise _Bad(f"expected {what}") from None
+        if x != x: raise _Bad(f"expected {what}, got NaN")
         if lo is not None and x < lo: raise _Bad(f"must be at least {lo}")
         if hi is not None and x > hi: raise _Bad(f"must be at most {hi}")
         return x
     return parse
 
-def _float(lo=None, hi=None):
-    def parse(v):
-        try: x = float(v.replace("_", ""))
-        except ValueError: raise _Bad("expected a number") from None
-        if x != x: raise _Bad("expected a number, got NaN")
-        if lo is not None and x < lo: raise _Bad(f"must be at least {lo}")
-        if hi is not None and x > hi: raise _Bad(f"must be at most {hi}")
-        return x
-    return parse
+def _int(lo=None, hi=None): return _number(int, "a whole number", lo, hi)
+def _float(lo=None, hi=None): return _number(float, "a number", lo, hi)
 
 _TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
 def _bool(v):
@@ -84,6 +79,10 @@ DTYPES = ("int", "float", "bool", "string", "category", "datetime")  # logical c
 DATE_PARTS = {"year": "year", "quarter": "quarter", "month": "month", "day": "day", "dayofweek": "dayofweek",
               "dayofyear": "dayofyear", "hour": "hour", "minute": "minute"}   # date part -> pandas `.dt` attribute
 FILE_KINDS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}   # suffix -> source kind
+
+def file_kind(path: str|Path) -> str|None:
+    "The source kind a file (or a folder or glob of such files) is read as, from its suffix; None when unknown."
+    return FILE_KINDS.get(Path(str(path).rstrip("/*")).suffix.lower())
 
 def _dtypes(v):
     "`col: type, col: type` pairs."
@@ -361,7 +360,7 @@ def _source(fname, sec, name, vals, root, problems):
     path = vals.pop("path", None)
     kind = vals.pop("kind", None)
     if kind is None and path:
-        kind = FILE_KINDS.get(Path(path.rstrip("/*")).suffix.lower())
+        kind = file_kind(path)
     if kind is None and not path:
         problems.append(f"{fname} [{sec}]: give path = FILE, FOLDER or GLOB (csv, parquet) or kind = sql with url = ...")
     if kind in ("csv", "parquet") and not path:

@@ -19,13 +19,14 @@ import pandas as pd
 
 from .core import WorkbenchError, atomic_write, frame_fingerprint
 from .settings import ProblemSettings, Settings, TrainSettings
-from .metrics import greater_is_better, score
+from .metrics import get_metric, greater_is_better, score
 from .problem import check_problem, positive_label, problem_values
 from .transform import build_preprocessor
 
 # %% auto #0
 __all__ = ['CANDIDATES', 'Candidate', 'register', 'get_candidate', 'Split', 'time_values', 'make_split', 'CandidateResult',
-           'TrainResult', 'predict', 'cv_mean', 'time_folds', 'cross_validate', 'gap_warning', 'train_candidates']
+           'TrainResult', 'predict', 'cv_mean', 'cv_std', 'time_folds', 'cross_validate', 'gap_warning',
+           'train_candidates']
 
 # %% ../nbs/30_train.ipynb #b6115d6a
 @dataclass
@@ -191,7 +192,7 @@ class TrainResult:
         for r in self.results:
             row = {"candidate": r.name}
             for m in self.metrics:
-                row[f"cv {m}"] = cv_mean(r.cv[m]); row[f"cv {m} std"] = float(np.nanstd(r.cv[m])) if np.isfinite(r.cv[m]).any() else float("nan")
+                row[f"cv {m}"] = cv_mean(r.cv[m]); row[f"cv {m} std"] = cv_std(r.cv[m])
                 row[f"holdout {m}"] = r.holdout[m]
             row["cv/holdout gap"] = gap_warning(r, self.metrics[0]) is not None
             row.update({"fit s": round(r.fit_seconds, 2), "predict ms/1k rows": round(r.predict_ms_per_1k, 2),
@@ -233,6 +234,11 @@ def cv_mean(scores: list) -> float:
     "The mean of fold scores, ignoring folds where the metric is undefined (NaN when it is undefined everywhere)."
     a = np.asarray(scores, dtype=float)
     return float(np.nanmean(a)) if np.isfinite(a).any() else float("nan")
+
+def cv_std(scores: list) -> float:
+    "The standard deviation of fold scores, ignoring undefined folds (NaN when every fold is)."
+    a = np.asarray(scores, dtype=float)
+    return float(np.nanstd(a)) if np.isfinite(a).any() else float("nan")
 
 def _fold(pipe, X, y, tr, va, problem, metrics, classes):
     from sklearn.base import clone
@@ -280,18 +286,16 @@ def cross_validate(pipe, # an unfitted pipeline
     out = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(_fold)(pipe, X, y, tr, va, problem, metrics, classes) for tr, va in splits)
     return {m: [o[m] for o in out] for m in metrics}
 
-_BOUNDED = {"roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "balanced_accuracy", "f1_macro",
-            "f1_weighted", "roc_auc_ovr", "r2"}
-
 def gap_warning(r: CandidateResult, # a candidate on the leaderboard
                 metric: str, # the primary metric
                ) -> str|None:
     "A sentence when the holdout is much worse than cross-validation promised (overfitting, or the data changed); else None."
     cv, hold = r.cv[metric], r.holdout[metric]
-    mean, std = cv_mean(cv), float(np.nanstd(cv)) if np.isfinite(cv).any() else 0.0
+    mean, std = cv_mean(cv), cv_std(cv)
     if not (np.isfinite(mean) and np.isfinite(hold)): return None
-    worse = (mean - hold) if greater_is_better(metric) else (hold - mean)
-    allowed = max(2 * std, 0.03 if metric in _BOUNDED else 0.15 * abs(mean))
+    m = get_metric(metric)
+    worse = (mean - hold) if m.greater_is_better else (hold - mean)
+    allowed = max(2 * std, 0.03 if m.bounded else 0.15 * abs(mean))   # scores on a fixed scale: absolute; losses: relative
     if worse <= allowed: return None
     return (f"{r.name}: holdout {metric} {hold:.4g} is much worse than cross-validated {mean:.4g} ± {std:.2g}: the model overfits, "
             "or the holdout's data differs from the training part (drift); do not trust the CV figure")
@@ -300,11 +304,10 @@ def _better(a: float, b: float, metric: str) -> bool:
     return a > b if greater_is_better(metric) else a < b
 
 # %% ../nbs/30_train.ipynb #6d02f19d
-def _sample(X, y, max_rows, seed):
-    "At most `max_rows` rows, drawn at random (in their original order)."
-    if not max_rows or len(X) <= max_rows: return X, y, False
-    keep = np.sort(np.random.default_rng(seed).choice(len(X), max_rows, replace=False))
-    return X.iloc[keep].reset_index(drop=True), y[keep], True
+def _sample(n: int, max_rows: int|None, seed: int) -> np.ndarray|None:
+    "Positions of at most `max_rows` of `n` rows, drawn at random, in order; None when all rows are kept."
+    if not max_rows or n <= max_rows: return None
+    return np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
 
 def _best(results: list, m: str) -> CandidateResult:
     "The best mean CV score of metric `m`; a simpler candidate within 0.001 wins the tie."
@@ -313,6 +316,15 @@ def _best(results: list, m: str) -> CandidateResult:
     if not scored: raise WorkbenchError(f"cross-validated {m} is undefined for every candidate (each fold lacked a class?): use fewer folds")
     top = max(scored, key=lambda r: sign * cv_mean(r.cv[m]))
     return min((r for r in scored if abs(cv_mean(r.cv[m]) - cv_mean(top.cv[m])) <= 1e-3), key=lambda r: r.complexity)
+
+def _refit(top: CandidateResult, X: pd.DataFrame, y: np.ndarray, train: TrainSettings):
+    "(the chosen pipeline refitted on every labelled row, or a `max_rows` sample of them; what it was fitted on, in words)."
+    from sklearn.base import clone
+    keep = _sample(len(X), train.max_rows, train.seed)
+    X_all, y_all = (X, y) if keep is None else (X.iloc[keep], y[keep])
+    rows = (f"all {len(X_all):,} labelled rows (training part and holdout)" if keep is None else
+            f"a random sample of {len(X_all):,} of all {len(X):,} labelled rows ([train] max_rows), training part and holdout alike")
+    return clone(top.pipeline).fit(X_all, y_all), f"{rows}; holdout figures are those of the same pipeline fitted on the training part only"
 
 def train_candidates(df: pd.DataFrame, # labelled data: features and the target
                      problem: ProblemSettings, # the charter
@@ -346,10 +358,8 @@ def train_candidates(df: pd.DataFrame, # labelled data: features and the target
     exclude = [c for c in (problem.id_column, problem.time_column) if c]   # [features] exclude is added by the builder
     kinds = feature_columns(X, [*exclude, *(features.exclude if features else [])])
     used = [c for k in ("numeric", "boolean", "categorical", "datetime") for c in kinds[k]]
-    has_time = bool(problem.time_column) and problem.time_column in X.columns
-    leaks = check_leakage(X[used], y, problem.task, problem.target, seed=train.seed,
-                          time=time_values(X[problem.time_column], problem.time_column) if has_time else None,
-                          time_name=problem.time_column or "time")
+    t_all = time_values(X[problem.time_column], problem.time_column) if problem.time_column in X.columns else None   # parsed once
+    leaks = check_leakage(X[used], y, problem.task, problem.target, seed=train.seed, time=t_all, time_name=problem.time_column or "time")
     if leaks and train.on_leakage == "fail":
         raise LeakageError("\n".join([f"{len(leaks)} column(s) may leak the target ([train] on_leakage = fail):", *[k.message for k in leaks]]))
     warns += [f"leakage: {k.message}" for k in leaks]
@@ -359,10 +369,13 @@ def train_candidates(df: pd.DataFrame, # labelled data: features and the target
     X_tr, X_te, y_tr, y_te = X[~is_test].reset_index(drop=True), X[is_test].reset_index(drop=True), y[~is_test], y[is_test]
     if problem.task != "regression" and len(np.unique(y_tr)) < 2:
         raise WorkbenchError(f"the training part ({len(y_tr):,} rows, {split.method} split) holds one class only; use another split or more data")
-    X_tr, y_tr, sampled = _sample(X_tr, y_tr, train.max_rows, train.seed)
-    if sampled: notes.append(f"trained on a random sample of {train.max_rows:,} of the training rows ([train] max_rows)")
     by_time = split.method == "time"
-    t_tr = time_values(X_tr[problem.time_column], problem.time_column) if by_time else None
+    t_tr = t_all[~is_test].reset_index(drop=True) if by_time else None
+    keep = _sample(len(X_tr), train.max_rows, train.seed)
+    if keep is not None:
+        X_tr, y_tr = X_tr.iloc[keep].reset_index(drop=True), y_tr[keep]
+        if by_time: t_tr = t_tr.iloc[keep].reset_index(drop=True)
+        notes.append(f"trained on a random sample of {train.max_rows:,} of the training rows ([train] max_rows)")
     cv_method = (f"{train.cv_folds} forward-chaining folds by {problem.time_column} (each trains on earlier periods, validates on later ones)"
                  if by_time else f"{train.cv_folds} shuffled{'' if problem.task == 'regression' else ', stratified'} folds")
     pre = build_preprocessor(X_tr, features, exclude=exclude)
@@ -389,12 +402,7 @@ def train_candidates(df: pd.DataFrame, # labelled data: features and the target
     top = _best(results, metrics[0])
     gap = gap_warning(top, metrics[0])
     if gap: warns.append(f"cv/holdout gap: {gap}")
-    final, fitted_on = top.pipeline, f"the training part ({len(X_tr):,} rows); the holdout's rows were never used for fitting"
-    if train.refit == "all":   # the most recent rows matter most: the saved model learns from them too
-        X_all, y_all, sampled = _sample(X, y, train.max_rows, train.seed)
-        final = clone(top.pipeline).fit(X_all, y_all)
-        rows = (f"a random sample of {len(X_all):,} of all {len(X):,} labelled rows ([train] max_rows), training part and holdout alike"
-                if sampled else f"all {len(X_all):,} labelled rows (training part and holdout)")
-        fitted_on = f"{rows}; holdout figures are those of the same pipeline fitted on the training part only"
+    final, fitted_on = _refit(top, X, y, train) if train.refit == "all" else \
+        (top.pipeline, f"the training part ({len(X_tr):,} rows); the holdout's rows were never used for fitting")
     return TrainResult(problem, metrics, split, results, top.name, classes if problem.task != "regression" else None,
                        positive, X_te, y_te, missing, notes, final, fitted_on, cv_method, leaks, warns)

@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .core import WorkbenchError
+from .core import WorkbenchError, did_you_mean
 from .settings import DATE_PARTS, FeatureSettings
 
 # %% auto #0
@@ -106,15 +106,9 @@ def unknown_feature_names(features: FeatureSettings|None, # the [features] setti
                           columns, # the data's columns
                          ) -> list[str]:
     "One message per name in `[features]` that is not a column of the data (with a did-you-mean)."
-    import difflib
     cols = list(map(str, columns))
-    out = []
-    for c in (features.exclude if features else []):
-        if c in cols: continue
-        near = difflib.get_close_matches(c, cols, n=1)
-        out.append(f"[features] exclude: {c!r} is not a column of the data" + (f"; did you mean {near[0]!r}?" if near else "")
-                   + f" (columns: {', '.join(cols[:30])}{' …' if len(cols) > 30 else ''})")
-    return out
+    return [f"[features] exclude: {c!r} is not a column of the data{did_you_mean(c, cols)}"
+            f" (columns: {', '.join(cols[:30])}{' …' if len(cols) > 30 else ''})" for c in (features.exclude if features else []) if c not in cols]
 
 def input_columns(pipeline, # a fitted Pipeline whose first step is the preprocessor, or the fitted ColumnTransformer
                  ) -> list[str]:
