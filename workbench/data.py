@@ -101,7 +101,7 @@ def check_output(out: str|Path, # the path about to be written
             if target == p or (kind == "folder" and p in target.parents) or (kind == "glob" and fnmatch.fnmatch(str(target), str(p))):
                 where = "is" if target == p else "is inside"
                 raise DataError(f"refusing to write the {what} {str(out)!r}: it {where} the data of source {src.name!r} ({p}), "
-                                "which would be lost; choose a path outside the data, e.g. quarantine/NAME.parquet")
+                                "which would be lost; choose a path outside every source's file, folder or glob")
     return target
 
 # %% ../nbs/20_data.ipynb #32fd772d

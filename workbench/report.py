@@ -189,10 +189,10 @@ tr.wb-row-failed td,tr.wb-row-timed_out td{background:#ffebe9}tr.wb-row-cancelle
 .wb-card.bad{border-color:var(--bad)}input#wb-q{font:inherit;padding:4px 8px;width:320px;max-width:100%;border:1px solid var(--line);border-radius:6px}
 """
 
-def _rel(target: str|None, root: Path, reports_dir: Path) -> str|None:
-    "The link from the catalog to `target`; None when there is no such file (never a dead link)."
-    if not target or not (root/target).is_file(): return None
-    return Path(os.path.relpath(root/target, reports_dir)).as_posix()
+def _link(target: str|None, root: Path, reports_dir: Path, text: str, missing: str="") -> str:
+    "A link from the catalog to `target`, or `missing` when there is no such file (never a dead link)."
+    if not target or not (root/target).is_file(): return missing
+    return f'<a href="{_esc(Path(os.path.relpath(root/target, reports_dir)).as_posix())}">{_esc(text)}</a>'
 
 def _cell_dict(d: dict) -> str:
     return "<br>".join(f"{_esc(k)}={_esc(_fmt(v))}" for k, v in d.items()) or '<span class="wb-small">—</span>'
@@ -210,18 +210,16 @@ def catalog_html(runs: list[RunRecord], # newest first
     cards = "".join(
         f'<div class="wb-card{" bad" if r.status in ("failed", "timed_out") else ""}"><b>{_esc(r.job)}</b> {badge(r.status)}'
         f'<div class="wb-small">{_esc(_when(r.started_at))}</div>'
-        + (f'<a href="{_esc(_rel(r.report, root, reports_dir))}">latest report</a>' if r.report else "") + "</div>"
+        + _link(r.report, root, reports_dir, "latest report") + "</div>"
         for r in sorted(latest.values(), key=lambda r: r.job))
     rows = []
     for r in runs:
-        link = _rel(r.report, root, reports_dir)
         dur = f"{r.duration_s:,.1f} s" if r.duration_s is not None else "—"
         err = f'<div class="wb-small">{_esc((r.error or "").splitlines()[-1][:160])}</div>' if r.error else ""
-        report_link = f'<a href="{_esc(link)}">report</a>' if link else "—"
         rows.append(f'<tr class="wb-row-{_esc(r.status)}"><td>{badge(r.status)}{err}</td><td>{_esc(r.job)}</td>'
                     f'<td>{_esc(r.started_at[:19].replace("T", " "))}</td><td class="num">{dur}</td>'
                     f"<td>{_cell_dict(r.parameters)}</td><td>{_cell_dict(r.metrics)}</td>"
-                    f"<td>{report_link}</td>"
+                    f"<td>{_link(r.report, root, reports_dir, 'report', '—')}</td>"
                     f'<td class="wb-small">{_esc(r.id)}</td></tr>')
     counts = {s: sum(r.status == s for r in runs) for s in ("succeeded", "failed", "timed_out", "cancelled", "running")}
     summary = " · ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts.items() if n) or "no runs yet"
