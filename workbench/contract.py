@@ -29,7 +29,7 @@ __all__ = ['ContractError', 'ColumnRule', 'Contract', 'load_contract', 'is_ident
 class ContractError(WorkbenchError, ValueError):
     "A contract file is missing, unreadable or malformed."
 
-
+# %% ../nbs/22_contract.ipynb #cbb9b75f
 @dataclass
 class ColumnRule:
     "What one column must look like."
@@ -47,6 +47,7 @@ class ColumnRule:
     required: bool = True # must the column be in the data? (false for the label: data to score has none yet)
     note: str = "" # free text, e.g. why a column is sensitive
 
+# %% ../nbs/22_contract.ipynb #2e62d544
 @dataclass
 class Contract:
     "A table's contract."
@@ -126,7 +127,21 @@ def load_contract(path: str|Path, # a contract JSON file
     if missing_keys: raise ContractError(f"contract {str(path)!r}: keys {missing_keys} are not columns of the contract")
     return Contract(**{**d, "columns": cols})
 
-# %% ../nbs/22_contract.ipynb #f2798567
+# %% ../nbs/22_contract.ipynb #1157561c
+_ID_NAME = re.compile(r"(^|[_\s.\-])(id|uuid|guid)$|^(id|uuid|guid|index)$", re.I)
+_ID_CAMEL = re.compile(r"[a-z0-9](Id|ID)$")
+
+def is_identifier(s: pd.Series, # a column of the reference
+                  name: str|None=None, # its name (default: the series' name)
+                 ) -> bool:
+    "Whether a column is an identifier: named like one (`id`, `customer_id`, `PassengerId`), or a unique integer counter."
+    name = str(s.name if name is None else name)
+    if _ID_NAME.search(name) or _ID_CAMEL.search(name): return True
+    if not pd.api.types.is_integer_dtype(s) or pd.api.types.is_bool_dtype(s) or len(s) < 20: return False
+    v = s.dropna()
+    return len(v) == len(s) and v.is_unique and (int(v.max()) - int(v.min()) + 1) <= 2 * len(v)   # a row number
+
+# %% ../nbs/22_contract.ipynb #a382c911
 _BOOL = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False, "t": True, "f": False, "y": True, "n": False}
 
 def _as_type(s: pd.Series, dtype: str):
@@ -175,19 +190,6 @@ def _num(x):
     x = x.item() if hasattr(x, "item") else x
     return int(x) if isinstance(x, (int, np.integer)) or (isinstance(x, float) and x.is_integer() and abs(x) < 2**53) else float(x)
 
-# %% ../nbs/22_contract.ipynb #1157561c
-_ID_NAME = re.compile(r"(^|[_\s.\-])(id|uuid|guid)$|^(id|uuid|guid|index)$", re.I)
-_ID_CAMEL = re.compile(r"[a-z0-9](Id|ID)$")
-
-def is_identifier(s: pd.Series, # a column of the reference
-                  name: str|None=None, # its name (default: the series' name)
-                 ) -> bool:
-    "Whether a column is an identifier: named like one (`id`, `customer_id`, `PassengerId`), or a unique integer counter."
-    name = str(s.name if name is None else name)
-    if _ID_NAME.search(name) or _ID_CAMEL.search(name): return True
-    if not pd.api.types.is_integer_dtype(s) or pd.api.types.is_bool_dtype(s) or len(s) < 20: return False
-    v = s.dropna()
-    return len(v) == len(s) and v.is_unique and (int(v.max()) - int(v.min()) + 1) <= 2 * len(v)   # a row number
 
 def infer_contract(df: pd.DataFrame, # the reference table: data known to be good
                    keys: list|None=None, # key columns; default: the first unique, complete identifier column
@@ -234,6 +236,7 @@ def infer_contract(df: pd.DataFrame, # the reference table: data known to be goo
 class QualityError(WorkbenchError):
     "More rows than allowed broke the contract: the data is not fit to use."
 
+# %% ../nbs/22_contract.ipynb #d9a90fb9
 @dataclass
 class RuleResult:
     "The outcome of one rule."
@@ -244,6 +247,7 @@ class RuleResult:
     examples: list # a few offending values ('<redacted>' for sensitive columns)
     message: str
 
+# %% ../nbs/22_contract.ipynb #ba1a1fef
 @dataclass
 class Validation:
     "The outcome of validating a table against a contract."
@@ -304,7 +308,32 @@ class Validation:
         miss["dtype (contract)"] = [contract.columns[c].dtype for c in miss.index]
         return miss
 
-# %% ../nbs/22_contract.ipynb #d9a90fb9
+# %% ../nbs/22_contract.ipynb #c921de05
+class SchemaError(WorkbenchError, ValueError):
+    "The data lacks a column the contract requires (or has columns it forbids): a dataset-level failure, no row is judged."
+
+# %% ../nbs/22_contract.ipynb #fe596577
+def check_columns(df: pd.DataFrame, # the table (or one batch of it)
+                  contract: Contract, # what it must satisfy
+                 ):
+    "Raise `SchemaError`, once and naming the columns, when a required column is missing or a forbidden one is there."
+    missing = [c for c, r in contract.columns.items() if r.required and c not in df.columns]
+    if missing:
+        raise SchemaError(f"the data lacks the column(s) {missing} that the contract requires (its columns: {list(map(str, df.columns))[:30]}); "
+                          "fix the data, or mark a column optional with \"required\": false in the contract")
+    extra = [c for c in df.columns if c not in contract.columns]
+    if extra and not contract.allow_extra_columns:
+        raise SchemaError(f"the data has column(s) {list(map(str, extra))} that the contract does not know, and it sets "
+                          "allow_extra_columns to false; drop them, or add them to the contract")
+
+# %% ../nbs/22_contract.ipynb #1a9d3da8
+def quarantine_columns(columns) -> tuple[str, str]:
+    "Names of the quarantine's row and reason columns: `_row` and `_reason`, prefixed with more `_` until no data column has them."
+    row, reason, taken = "_row", "_reason", set(map(str, columns))
+    while row in taken or reason in taken: row, reason = "_" + row, "_" + reason
+    return row, reason
+
+# %% ../nbs/22_contract.ipynb #cc3a42f7
 def _range_masks(x: pd.Series, r: ColumnRule):
     "(negative, far, near) masks: negative where the reference never is, beyond the band, outside [min, max] only. One bound: no band."
     if r.min is None and r.max is None: return None, None, None
@@ -331,24 +360,7 @@ def _examples(s: pd.Series, mask, sensitive: bool, n: int=5) -> list:
 def _fmt(v) -> str:
     return v[:10] if isinstance(v, str) and "T00:00:00" in v else f"{v:g}" if isinstance(v, float) else str(v)
 
-# %% ../nbs/22_contract.ipynb #ba1a1fef
-class SchemaError(WorkbenchError, ValueError):
-    "The data lacks a column the contract requires (or has columns it forbids): a dataset-level failure, no row is judged."
 
-def check_columns(df: pd.DataFrame, # the table (or one batch of it)
-                  contract: Contract, # what it must satisfy
-                 ):
-    "Raise `SchemaError`, once and naming the columns, when a required column is missing or a forbidden one is there."
-    missing = [c for c, r in contract.columns.items() if r.required and c not in df.columns]
-    if missing:
-        raise SchemaError(f"the data lacks the column(s) {missing} that the contract requires (its columns: {list(map(str, df.columns))[:30]}); "
-                          "fix the data, or mark a column optional with \"required\": false in the contract")
-    extra = [c for c in df.columns if c not in contract.columns]
-    if extra and not contract.allow_extra_columns:
-        raise SchemaError(f"the data has column(s) {list(map(str, extra))} that the contract does not know, and it sets "
-                          "allow_extra_columns to false; drop them, or add them to the contract")
-
-# %% ../nbs/22_contract.ipynb #55438160
 def _check_column(s: pd.Series, c: str, r: ColumnRule, hide: bool, add, results: list) -> int:
     "Apply a column's rules to its values through `add(rule, column, severity, mask, message, examples)`; return its missing count."
     x, bad_type = _as_type(s, r.dtype)
@@ -379,12 +391,6 @@ def _check_categories(s, c, r, hide, add):
     sev = "soft" if share <= r.max_unseen_share else "hard"
     add("category", c, sev, unseen, f"{c}: a value not among the {len(allowed)} known categories"
         + (f" ({share:.2%} of rows, above the {r.max_unseen_share:.0%} allowed)" if sev == "hard" else ""), _examples(s, unseen, hide))
-
-def quarantine_columns(columns) -> tuple[str, str]:
-    "Names of the quarantine's row and reason columns: `_row` and `_reason`, prefixed with more `_` until no data column has them."
-    row, reason, taken = "_row", "_reason", set(map(str, columns))
-    while row in taken or reason in taken: row, reason = "_" + row, "_" + reason
-    return row, reason
 
 def validate(df: pd.DataFrame, # the table to check
              contract: Contract, # what it must satisfy

@@ -22,9 +22,11 @@ __all__ = ['WorkbenchError', 'MissingExtraError', 'require', 'did_you_mean', 'at
 class WorkbenchError(Exception):
     "Base class of every error workbench raises on purpose."
 
+# %% ../nbs/00_core.ipynb #110943d8
 class MissingExtraError(WorkbenchError, ImportError):
     "An optional package is not installed; the message names the `pip install` that fixes it."
 
+# %% ../nbs/00_core.ipynb #350b26f4
 def require(module: str, # module to import, e.g. 'pyspark'
             pip: str|None=None, # what to `pip install` when it is missing
            ):
@@ -35,7 +37,7 @@ def require(module: str, # module to import, e.g. 'pyspark'
         raise MissingExtraError(f"this needs the package {pip or module!r}, which is not installed: "
                                 f"run `pip install {pip or module}`") from e
 
-
+# %% ../nbs/00_core.ipynb #1ac11d1b
 def did_you_mean(name: str, # what was given
                  options, # the names it could have meant
                 ) -> str:
@@ -67,6 +69,7 @@ def atomic_path(path: str|Path, # the file to create or replace
     finally:
         tmp.unlink(missing_ok=True)   # a failed or partial write leaves nothing behind
 
+# %% ../nbs/00_core.ipynb #fa7f6807
 def atomic_write(path: str|Path, # the file to create or replace
                  data: str|bytes, # its whole content; str is written as UTF-8
                 ) -> Path:
@@ -94,8 +97,7 @@ def file_lock(path: str|Path, # the lock file (created when missing)
 class StoreError(WorkbenchError):
     "An SQLite store (the run history, the model registry) cannot be read or written."
 
-_SQLITE_READY: set = set()
-
+# %% ../nbs/00_core.ipynb #066db362
 def sqlite_error(path: str|Path, # the database file
                  e: Exception, # what SQLite or the OS raised
                 ) -> StoreError:
@@ -105,6 +107,9 @@ def sqlite_error(path: str|Path, # the database file
         return StoreError(f"{str(path)!r} is damaged ({e}): move it aside (mv {path.name} {path.name}.broken); "
                           "a new one is started when it is next needed")
     return StoreError(f"{str(path)!r} cannot be used: {e}")
+
+# %% ../nbs/00_core.ipynb #d156284b
+_SQLITE_READY: set = set()
 
 def sqlite_connect(path: str|Path, # the database file; created with its folder when missing
                    schema: str="", # SQL that creates the tables (IF NOT EXISTS), run once per process and file
@@ -133,6 +138,7 @@ def file_sha256(path: str|Path, # file to hash
         while b := f.read(chunk): h.update(b)
     return h.hexdigest()
 
+# %% ../nbs/00_core.ipynb #dc8dda69
 def frame_fingerprint(df, # a pandas DataFrame
                      ) -> str:
     "A short, stable hash of a DataFrame's columns, dtypes and values (row order matters)."

@@ -28,7 +28,7 @@ __all__ = ['REDACTED', 'DataError', 'resolve_source', 'check_output', 'apply_dty
 class DataError(WorkbenchError, ValueError):
     "A data source is missing, unreadable or not what it claims to be."
 
-
+# %% ../nbs/20_data.ipynb #d82483e4
 def _files(path: Path) -> list[Path]:
     "The data files a path, folder or glob stands for (hidden files and folders skipped)."
     if any(ch in str(path) for ch in "*?["):
@@ -37,15 +37,6 @@ def _files(path: Path) -> list[Path]:
         return sorted(p for p in path.rglob("*") if p.is_file() and file_kind(p)
                       and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts))
     return [path] if path.exists() else []
-
-def _with_kind(src: SourceSettings, files: list[Path]) -> SourceSettings:
-    "The source with its kind told from its files' suffix when settings.ini did not say."
-    if src.kind is not None: return src
-    kind = file_kind(files[0]) if files else None
-    if kind is None:
-        raise DataError(f"source {src.name!r}: cannot tell the format of {str(files[0]) if files else str(src.path)!r}; "
-                        "add kind = csv or parquet to its [source:NAME] section")
-    return replace(src, kind=kind)
 
 def resolve_source(spec: str|Path|SourceSettings, # a source name from settings.ini, or a file, folder or glob
                    settings: Settings|None=None, # the project's settings, to look names up in
@@ -105,18 +96,6 @@ def check_output(out: str|Path, # the path about to be written
     return target
 
 # %% ../nbs/20_data.ipynb #32fd772d
-def _sep(src: SourceSettings, f: Path) -> str:
-    "The CSV delimiter: the source's when set, else sniffed from the first lines (',', ';', tab or '|')."
-    if src.delimiter != ",": return src.delimiter
-    if f.suffix.lower() == ".tsv": return "\t"
-    import csv
-    try:
-        with open(f, newline="", encoding="utf-8", errors="replace") as fh: head = fh.read(64 * 1024)
-        first = head.splitlines()[0] if head else ""
-        if "," in first: return ","
-        return csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
-    except (csv.Error, OSError, IndexError): return ","
-
 _PANDAS = {"int": "Int64", "float": "float64", "bool": "boolean", "string": "string", "category": "category"}
 
 def apply_dtypes(df: pd.DataFrame, # the table as read
@@ -133,6 +112,28 @@ def apply_dtypes(df: pd.DataFrame, # the table as read
         except (ValueError, TypeError) as e:
             raise DataError(f"source {src.name!r}{where}: column {c!r} is declared {t} in settings.ini, but {e}") from e
     return df
+
+# %% ../nbs/20_data.ipynb #448ea2e3
+def _sep(src: SourceSettings, f: Path) -> str:
+    "The CSV delimiter: the source's when set, else sniffed from the first lines (',', ';', tab or '|')."
+    if src.delimiter != ",": return src.delimiter
+    if f.suffix.lower() == ".tsv": return "\t"
+    import csv
+    try:
+        with open(f, newline="", encoding="utf-8", errors="replace") as fh: head = fh.read(64 * 1024)
+        first = head.splitlines()[0] if head else ""
+        if "," in first: return ","
+        return csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
+    except (csv.Error, OSError, IndexError): return ","
+
+def _with_kind(src: SourceSettings, files: list[Path]) -> SourceSettings:
+    "The source with its kind told from its files' suffix when settings.ini did not say."
+    if src.kind is not None: return src
+    kind = file_kind(files[0]) if files else None
+    if kind is None:
+        raise DataError(f"source {src.name!r}: cannot tell the format of {str(files[0]) if files else str(src.path)!r}; "
+                        "add kind = csv or parquet to its [source:NAME] section")
+    return replace(src, kind=kind)
 
 def _read_file(src: SourceSettings, f: Path, columns):
     try:
@@ -181,8 +182,8 @@ def read_table(spec: str|Path|SourceSettings, # a source name, or a file, folder
 _PII_NAME = re.compile(r"e-?mail|phone|mobile|^name$|(first|last|full|sur|given|family|middle|customer|user|person|contact)_?name|"
                        r"ssn|social_?security|passport|address|street|zip_?code|postcode|birth|dob|iban|credit_?card|"
                        r"card_?number|ip_?addr", re.I)
-_PII_VALUE = {"e-mail address": re.compile(r"^[\w.+-]+@[\w-]+\.[\w.-]+$"),
-              "phone number": re.compile(r"^(?!\d{4}-\d\d-\d\d)\+?(?:[\s().-]*\d){7,15}[\s().-]*$")}  # not an ISO date
+_PII_VALUE = {"e-mail addresses": re.compile(r"^[\w.+-]+@[\w-]+\.[\w.-]+$"),
+              "phone numbers": re.compile(r"^(?!\d{4}-\d\d-\d\d)\+?(?:[\s().-]*\d){7,15}[\s().-]*$")}  # not an ISO date
 
 def detect_sensitive(df: pd.DataFrame, # the table
                      sample: int=1_000, # values looked at per column
@@ -194,11 +195,13 @@ def detect_sensitive(df: pd.DataFrame, # the table
         if df[c].dtype == object or isinstance(df[c].dtype, pd.StringDtype):
             vals = df[c].dropna().astype(str).head(sample)
             for what, rx in _PII_VALUE.items():
-                if len(vals) and vals.str.match(rx).mean() > 0.8: out[c] = f"its values look like {what}s"; break
+                if len(vals) and vals.str.match(rx).mean() > 0.8: out[c] = f"its values look like {what}"; break
     return out
 
+# %% ../nbs/20_data.ipynb #c1056c6b
 REDACTED = "<redacted>"
 
+# %% ../nbs/20_data.ipynb #839ddd11
 def sensitive_columns(df: pd.DataFrame, # the table
                       declared: list|None=None, # columns declared sensitive (settings.ini, a contract)
                      ) -> dict[str, str]:
@@ -207,6 +210,7 @@ def sensitive_columns(df: pd.DataFrame, # the table
     for c, why in detect_sensitive(df).items(): out.setdefault(c, f"detected: {why}; confirm with sensitive = ... in settings.ini")
     return out
 
+# %% ../nbs/20_data.ipynb #a60c31d3
 def redact(df: pd.DataFrame, # the table
            columns, # the columns whose values must not be shown
           ) -> pd.DataFrame:
@@ -263,6 +267,7 @@ class SourceStatus:
     age_hours: float|None = None # hours since then
     error: str|None = None
 
+# %% ../nbs/20_data.ipynb #37eeda11
 def _count_csv_rows(f: Path) -> int:
     with open(f, "rb") as fh: n = sum(buf.count(b"\n") for buf in iter(lambda: fh.read(1 << 20), b""))
     with open(f, "rb") as fh:
@@ -305,6 +310,7 @@ def source_status(src: SourceSettings) -> SourceStatus:
         st.error = str(e).splitlines()[0] if str(e) else type(e).__name__
     return st
 
+# %% ../nbs/20_data.ipynb #2e274b9c
 def inventory(settings: Settings) -> list[SourceStatus]:
     "The status of every configured source."
     return [source_status(s) for s in settings.sources.values()]
@@ -313,6 +319,7 @@ def inventory(settings: Settings) -> list[SourceStatus]:
 class JoinError(DataError):
     "A join would multiply rows, or its keys are missing."
 
+# %% ../nbs/20_data.ipynb #98df520d
 def _dup_keys(df: pd.DataFrame, on: list, side: str, name: str, n: int=5) -> str:
     counts = df.groupby(on, dropna=False, observed=True).size()
     dup = counts[counts > 1].sort_values(ascending=False)
@@ -339,6 +346,7 @@ def join_frames(left: pd.DataFrame, right: pd.DataFrame, # the two tables
     out = left.merge(right, on=on, how=how, suffixes=("", f"_{names[1]}"))
     return out
 
+# %% ../nbs/20_data.ipynb #4a6825cd
 def read_join(j: JoinSettings, # the [join:NAME] section
               settings: Settings, # the project's settings, to read both sides
              ) -> pd.DataFrame:

@@ -33,7 +33,11 @@ def schema_table(df: pd.DataFrame, # a sample of the data
                          example=REDACTED if c in sensitive and len(ex) else (str(ex.iloc[0])[:60] if len(ex) else "")))
     return pd.DataFrame(rows)
 
-# %% ../nbs/29_explorer.ipynb #21e799c7
+# %% ../nbs/29_explorer.ipynb #54b345e1
+def _show(output, markup: str):
+    "Append HTML to an Output widget from any thread (no kernel display hook needed)."
+    output.outputs = (*output.outputs, {"output_type": "display_data", "data": {"text/html": markup}, "metadata": {}})
+
 class DataExplorer:
     "A JupyterLab widget: schema, contract status and an on-demand profile of a project's data sources."
     def __init__(self, settings: Settings|None=None, # the project's settings; default: found from the current folder
@@ -142,8 +146,3 @@ class DataExplorer:
     def wait(self, timeout: float|None=None):
         "Block until every background task has finished (for scripts and tests); re-raise the first error."
         for f in list(self.tasks): f.result(timeout=timeout)
-
-# %% ../nbs/29_explorer.ipynb #54b345e1
-def _show(output, markup: str):
-    "Append HTML to an Output widget from any thread (no kernel display hook needed)."
-    output.outputs = (*output.outputs, {"output_type": "display_data", "data": {"text/html": markup}, "metadata": {}})

@@ -27,10 +27,11 @@ class Leak:
     strength: float # the figure that raised it: single-column AUC, R² or balanced accuracy, a purity, or a share
     message: str
 
+# %% ../nbs/24_leakage.ipynb #54dd17ad
 class LeakageError(WorkbenchError, ValueError):
     "Leakage was found and `[train] on_leakage = fail`."
 
-# %% ../nbs/24_leakage.ipynb #54dd17ad
+# %% ../nbs/24_leakage.ipynb #8e2e8214
 def _codes(s: pd.Series, bins: int=20, top: int=50) -> np.ndarray:
     "Integer codes of a column's values: quantile bins of numbers and dates, else the `top` most frequent values; missing is a code of its own."
     if pd.api.types.is_datetime64_any_dtype(s):
@@ -62,8 +63,6 @@ def _oof_means(codes: np.ndarray, # one code per row
             out[va, j] = ((sums + smooth * prior[j]) / (cnt + smooth))[codes[va]]
     return out
 
-_POWER = {"binary": "ROC AUC", "multiclass": "balanced accuracy", "regression": "R²"}
-
 def single_column_power(s: pd.Series, # one column
                         y, # the target: 1/0 (binary), labels (multiclass) or values (regression)
                         task: str, # binary, multiclass or regression
@@ -77,6 +76,8 @@ def single_column_power(s: pd.Series, # one column
     return float(balanced_accuracy_score(yi, _oof_means(codes, np.eye(len(classes))[yi]).argmax(1)))
 
 # %% ../nbs/24_leakage.ipynb #f49b15d3
+_POWER = {"binary": "ROC AUC", "multiclass": "balanced accuracy", "regression": "R²"}
+
 _SCORE_NAME = re.compile(r"(^|[_\s.\-])(pred|preds|prediction|predicted|proba|prob|probability|score|scores|yhat|y_hat|propensity|likelihood)($|[_\s.\-])"
                          r"|(Pred|Score|Proba|Prob)$", re.I)
 _STRONG = {"binary": 0.98, "multiclass": 0.99, "regression": 0.95}   # 'almost perfect' alone

@@ -20,6 +20,7 @@ __all__ = ['TASKS', 'METRICS', 'Metric', 'register_metric', 'metric_names', 'get
 # %% ../nbs/01_metrics.ipynb #94b4798d
 TASKS = ("binary", "multiclass", "regression")
 
+# %% ../nbs/01_metrics.ipynb #9836d5c9
 @dataclass(frozen=True)
 class Metric:
     "A metric of one task."
@@ -30,6 +31,7 @@ class Metric:
     description: str = ""
     bounded: bool = False # on a fixed scale such as [0, 1] (AUC, F1, R² ≤ 1): a gap is judged in absolute terms, not relative
 
+# %% ../nbs/01_metrics.ipynb #fd4cf037
 METRICS: dict[tuple[str, str], Metric] = {}
 
 def register_metric(name: str, # the name settings.ini uses
@@ -44,10 +46,12 @@ def register_metric(name: str, # the name settings.ini uses
     METRICS[(task, name)] = m = Metric(name, task, greater_is_better, fn, description, bounded)
     return m
 
+# %% ../nbs/01_metrics.ipynb #356cc468
 def metric_names(task: str) -> list[str]:
     "The metrics of `task`, in registration order."
     return [n for t, n in METRICS if t == task]
 
+# %% ../nbs/01_metrics.ipynb #2565f7bc
 def get_metric(name: str, # a metric name
                task: str|None=None, # its task; None: any task that has it
               ) -> Metric:
@@ -57,11 +61,12 @@ def get_metric(name: str, # a metric name
     known = metric_names(task) if task else sorted({n for _, n in METRICS})
     raise WorkbenchError(f"unknown metric {name!r}{f' for task {task!r}' if task else ''}; known: {', '.join(known)}")
 
+# %% ../nbs/01_metrics.ipynb #1be50fca
 def greater_is_better(name: str) -> bool:
     "Whether a higher value of metric `name` is better."
     return get_metric(name).greater_is_better
 
-# %% ../nbs/01_metrics.ipynb #9836d5c9
+# %% ../nbs/01_metrics.ipynb #03d0ce89
 def outcome_value(y_true, # true labels, 1 (or True) for the positive class
                   y_pred, # hard predictions, 1 (or True) = act
                   values: tuple, # (tp, fp, fn, tn) value of each outcome per case
@@ -71,6 +76,7 @@ def outcome_value(y_true, # true labels, 1 (or True) for the positive class
     tp, fp, fn, tn = (y & h).sum(), (~y & h).sum(), (y & ~h).sum(), (~y & ~h).sum()
     return float((tp * values[0] + fp * values[1] + fn * values[2] + tn * values[3]) / max(len(y), 1))
 
+# %% ../nbs/01_metrics.ipynb #58038945
 def _value(y, p, t, classes, values):
     if values is None: raise WorkbenchError("metric 'value' needs the values of (tp, fp, fn, tn) from [problem]")
     return outcome_value(y, p >= t, values)
@@ -100,6 +106,7 @@ for _n, _g, _f in [("rmse", False, lambda y, p, t, c, v: float(np.sqrt(_sk("mean
                    ("mape", False, _sk("mean_absolute_percentage_error")), ("median_ae", False, _sk("median_absolute_error"))]:
     register_metric(_n, "regression", _g, _f, bounded=_n == "r2")
 
+# %% ../nbs/01_metrics.ipynb #ef9b4cb7
 def score(metric: str, # a metric name (see `metric_names`)
           y_true, # true labels (binary: 1 for the positive class, else 0) or values
           pred, # binary: P(positive); multiclass: class probabilities (n × k); regression: predictions

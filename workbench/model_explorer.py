@@ -33,6 +33,7 @@ def threshold_summary(ev: Evaluation, # the evaluation of a binary model
                 recall=tp / (tp + fn) if tp + fn else float("nan"), acted_on=(tp + fp) / max(len(y), 1),
                 value_per_case=outcome_value(tr.y_test, h, problem_values(tr.problem)), roi=r.summary())
 
+# %% ../nbs/33_model_explorer.ipynb #7b193957
 class ModelExplorer:
     "Leaderboard and threshold explorer of an `Evaluation`."
     def __init__(self, ev: Evaluation): # from `workbench.evaluate.evaluate_training` or `train_project(...).evaluation`

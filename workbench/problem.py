@@ -1,4 +1,4 @@
-"""Step 1, define the problem: the charter from `[problem]`, checked against the data; the metrics; the business value of predictions and the ROI of a model.
+"""Step 1, define the problem: the charter from `[problem]`, checked against the data; the business value of predictions and the ROI of a model (the metrics themselves are in `workbench.metrics`).
 
 Docs: https://github.com/workbench-dev/workbench/problem.html.md"""
 
@@ -23,6 +23,7 @@ __all__ = ['ProblemError', 'positive_label', 'check_problem', 'problem_values', 
 class ProblemError(WorkbenchError, ValueError):
     "The problem charter does not fit the data."
 
+# %% ../nbs/10_problem.ipynb #2a8c12b3
 def positive_label(problem: ProblemSettings, # the charter (positive_class, target)
                    y: pd.Series, # the target's values
                   ):
@@ -39,6 +40,7 @@ def positive_label(problem: ProblemSettings, # the charter (positive_class, targ
     raise ProblemError(f"[problem] positive_class={want!r} does not occur in the target {problem.target!r}; "
                        f"its values are {sorted(map(str, values))[:10]}")
 
+# %% ../nbs/10_problem.ipynb #173c2dc6
 def check_problem(problem: ProblemSettings, # the charter
                   df: pd.DataFrame, # training data
                  ):
@@ -73,6 +75,7 @@ def problem_values(problem: ProblemSettings) -> tuple:
     "The (tp, fp, fn, tn) values of the charter."
     return (problem.value_tp, problem.value_fp, problem.value_fn, problem.value_tn)
 
+# %% ../nbs/10_problem.ipynb #94f47096
 @dataclass
 class ROI:
     "What a model at a threshold is worth."
@@ -90,6 +93,7 @@ class ROI:
         be = f"breaks even after {self.break_even_periods:,.1f} {self.period}(s)" if self.break_even_periods is not None else "never breaks even"
         return (f"{self.value_per_period:,.0f} per {self.period}, {self.uplift_per_period:+,.0f} over doing nothing; {be}")
 
+# %% ../nbs/10_problem.ipynb #428604cf
 def roi(problem: ProblemSettings, # the charter: values, volume, cost
         y_true, # holdout labels (1 = positive)
         proba, # holdout P(positive)

@@ -34,6 +34,7 @@ class ProfilePlan:
     sample_rows: int|None = None # rows sampled for correlations ('large' mode)
     notes: list = field(default_factory=list)
 
+# %% ../nbs/21_profile.ipynb #117ec907
 def plan_profile(rows: int, # rows in the table
                  columns: int, # columns in the table
                  max_cells: int=3_000_000, # rows × columns up to which the full report is made
@@ -55,14 +56,6 @@ def plan_profile(rows: int, # rows in the table
     return ProfilePlan(rows, columns, "large", config, sample_rows=n, notes=notes)
 
 # %% ../nbs/21_profile.ipynb #a055b209
-def _ydata():
-    "Import ydata_profiling quietly (it warns about its own rename on import)."
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        require("ydata_profiling", "ydata-profiling")
-        from ydata_profiling import ProfileReport
-    return ProfileReport
-
 @dataclass
 class Profile:
     "A profile: the ydata-profiling report, the plan it followed, and what was computed beside it on large data."
@@ -84,11 +77,21 @@ class Profile:
         return dict(rows=int(t["n"]), columns=int(t["n_var"]), missing_cells_pct=round(100 * float(t["p_cells_missing"]), 2),
                     duplicate_rows=None if dups is None else int(dups), profile_mode=self.plan.mode)
 
+# %% ../nbs/21_profile.ipynb #134f3edd
 def column_summary(df: pd.DataFrame, # the table
                   ) -> pd.DataFrame:
     "Per column: dtype, missing %, distinct values."
     return pd.DataFrame({"dtype": df.dtypes.astype(str), "missing %": (100 * df.isna().mean()).round(2),
                          "distinct": df.nunique(dropna=True)})
+
+# %% ../nbs/21_profile.ipynb #2585c210
+def _ydata():
+    "Import ydata_profiling quietly (it warns about its own rename on import)."
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        require("ydata_profiling", "ydata-profiling")
+        from ydata_profiling import ProfileReport
+    return ProfileReport
 
 def profile_frame(df: pd.DataFrame, # the table to profile
                   title: str="Data profile", # report title
@@ -123,8 +126,10 @@ def iframe_html(page: str, # a complete HTML page
     return (f'<iframe sandbox="allow-scripts" title="{html.escape(title)}" srcdoc="{html.escape(page, quote=True)}" '
             f'style="width:100%;height:{int(height)}px;border:1px solid #ddd;border-radius:4px"></iframe>')
 
+# %% ../nbs/21_profile.ipynb #4ebb335f
 PAGE_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; font-src data:"
 
+# %% ../nbs/21_profile.ipynb #9c7d1ad5
 def framed_file(page: str, # a complete HTML page, e.g. a ydata-profiling profile
                 path: str|Path, # where to write it: a file in the run's artifacts folder, beside the report
                 height: int=1100, # pixels
@@ -139,6 +144,7 @@ def framed_file(page: str, # a complete HTML page, e.g. a ydata-profiling profil
     return (f'<iframe sandbox="allow-scripts" src="{html.escape(src)}" title="{html.escape(title)}" '
             f'style="width:100%;height:{int(height)}px;border:1px solid #ddd;border-radius:4px"></iframe>')
 
+# %% ../nbs/21_profile.ipynb #f660712c
 def show_html(markup: str):
     "Display raw HTML in a notebook (IPython's HTML object warns about iframes; this does not)."
     from IPython.display import display

@@ -21,6 +21,39 @@ from .runs import RunRecord
 # %% auto #0
 __all__ = ['REPORT_CSP', 'badge', 'safe_html', 'render_report', 'catalog_html', 'write_catalog']
 
+# %% ../nbs/69_report.ipynb #cad510d1
+def _esc(x) -> str: return html.escape(str(x), quote=True)
+
+def badge(status: str) -> str:
+    "An HTML status badge."
+    return f'<span class="wb-badge wb-{_esc(status)}">{_esc(status.replace("_", " "))}</span>'
+
+# %% ../nbs/69_report.ipynb #a2494955
+REPORT_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; frame-src 'self' file:; "
+              "base-uri 'none'; form-action 'none'")
+
+# %% ../nbs/69_report.ipynb #13bbd95d
+_TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "code", "del", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+         "hr", "i", "iframe", "li", "ol", "p", "pre", "s", "small", "span", "strong", "style", "sub", "sup", "table",
+         "tbody", "td", "tfoot", "th", "thead", "tr", "ul"}
+_STYLES = {"background-color", "border", "border-collapse", "border-radius", "color", "display", "font-size", "font-style",
+           "font-weight", "height", "text-align", "vertical-align", "white-space", "width", "margin", "padding"}
+
+def _attribute_ok(tag: str, name: str, value: str) -> bool:
+    if name in ("class", "id", "style", "title", "role", "aria-label", "colspan", "rowspan"): return True
+    if tag == "a" and name == "href": return not re.match(r"^\s*[a-z][a-z0-9+.-]*:", value, re.I) or value.lower().startswith(("http:", "https:"))
+    if tag == "iframe" and name == "src": return ":" not in value and not value.startswith("//")   # relative paths only
+    return False
+
+def safe_html(markup: str, # HTML from a notebook output
+             ) -> str:
+    "`markup` with every tag and attribute outside a small allowlist shown as text or dropped, and every iframe sandboxed."
+    import bleach
+    from bleach.css_sanitizer import CSSSanitizer
+    out = bleach.clean(markup, tags=_TAGS, attributes=_attribute_ok, css_sanitizer=CSSSanitizer(allowed_css_properties=_STYLES),
+                       strip_comments=True)
+    return re.sub(r"<iframe\b", '<iframe sandbox="allow-scripts"', out)
+
 # %% ../nbs/69_report.ipynb #bf345783
 _CSS = """
 :root{--fg:#1f2328;--mute:#656d76;--line:#d0d7de;--bg2:#f6f8fa;--ok:#1a7f37;--bad:#cf222e;--warn:#9a6700}
@@ -65,9 +98,6 @@ _TEMPLATE = """{%- extends 'base.html.j2' -%}
 {%- endblock footer -%}
 """
 
-# %% ../nbs/69_report.ipynb #cf3b42f1
-def _esc(x) -> str: return html.escape(str(x), quote=True)
-
 def _kv_table(d: dict, cls="wb-kv") -> str:
     if not d: return ""
     rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(_fmt(v))}</td></tr>" for k, v in d.items())
@@ -83,10 +113,6 @@ def _when(iso: str|None) -> str:
     "An ISO timestamp as 'YYYY-MM-DD HH:MM:SS UTC'."
     return f"{iso[:19].replace('T', ' ')} UTC" if iso else "—"
 
-def badge(status: str) -> str:
-    "An HTML status badge."
-    return f'<span class="wb-badge wb-{_esc(status)}">{_esc(status.replace("_", " "))}</span>'
-
 def _header(rec: RunRecord, title: str) -> str:
     dur = f"{rec.duration_s:,.1f} s" if rec.duration_s is not None else "—"
     out = [f'<div class="wb-head"><h1>{_esc(title)} {badge(rec.status)}</h1>',
@@ -100,31 +126,6 @@ def _header(rec: RunRecord, title: str) -> str:
         out.append(f'<div class="wb-error" role="alert"><h2>This run {_esc(rec.status.replace("_", " "))}</h2>'
                    f"<pre>{_esc(rec.error)}</pre>{link}</div>")
     return "".join(out)
-
-# %% ../nbs/69_report.ipynb #a2494955
-REPORT_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; frame-src 'self' file:; "
-              "base-uri 'none'; form-action 'none'")
-
-_TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "code", "del", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6",
-         "hr", "i", "iframe", "li", "ol", "p", "pre", "s", "small", "span", "strong", "style", "sub", "sup", "table",
-         "tbody", "td", "tfoot", "th", "thead", "tr", "ul"}
-_STYLES = {"background-color", "border", "border-collapse", "border-radius", "color", "display", "font-size", "font-style",
-           "font-weight", "height", "text-align", "vertical-align", "white-space", "width", "margin", "padding"}
-
-def _attribute_ok(tag: str, name: str, value: str) -> bool:
-    if name in ("class", "id", "style", "title", "role", "aria-label", "colspan", "rowspan"): return True
-    if tag == "a" and name == "href": return not re.match(r"^\s*[a-z][a-z0-9+.-]*:", value, re.I) or value.lower().startswith(("http:", "https:"))
-    if tag == "iframe" and name == "src": return ":" not in value and not value.startswith("//")   # relative paths only
-    return False
-
-def safe_html(markup: str, # HTML from a notebook output
-             ) -> str:
-    "`markup` with every tag and attribute outside a small allowlist shown as text or dropped, and every iframe sandboxed."
-    import bleach
-    from bleach.css_sanitizer import CSSSanitizer
-    out = bleach.clean(markup, tags=_TAGS, attributes=_attribute_ok, css_sanitizer=CSSSanitizer(allowed_css_properties=_STYLES),
-                       strip_comments=True)
-    return re.sub(r"<iframe\b", '<iframe sandbox="allow-scripts"', out)
 
 def _sanitize(nb):
     "Render Markdown outputs to HTML, then pass every HTML output through `safe_html`; drop scripts and other active outputs."
@@ -140,7 +141,20 @@ def _sanitize(nb):
             for k in [k for k in data if k not in keep and k != "text/html"]: del data[k]
     return nb
 
-# %% ../nbs/69_report.ipynb #e18cdbe5
+def _first_heading(nb) -> str|None:
+    for c in nb.cells:
+        if c.cell_type == "markdown":
+            for line in c.source.splitlines():
+                if line.startswith("# "): return line[2:].strip()
+    return None
+
+def _strip_papermill_markers(nb):
+    "Drop papermill's red 'An Exception was encountered' cell at the top (the header says it better); keep its anchor."
+    import copy
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if not (c.cell_type == "markdown" and "An Exception was encountered at" in c.source)]
+    return nb
+
 def render_report(nb, # the executed notebook (NotebookNode)
                   rec: RunRecord, # the run, for the header
                   title: str|None=None, # page title; default: the notebook's first heading, else the job name
@@ -161,20 +175,6 @@ def render_report(nb, # the executed notebook (NotebookNode)
                             source=rec.source or rec.job, csp=REPORT_CSP)}
     body, _ = exp.from_notebook_node(nb, resources=resources)
     return body
-
-def _first_heading(nb) -> str|None:
-    for c in nb.cells:
-        if c.cell_type == "markdown":
-            for line in c.source.splitlines():
-                if line.startswith("# "): return line[2:].strip()
-    return None
-
-def _strip_papermill_markers(nb):
-    "Drop papermill's red 'An Exception was encountered' cell at the top (the header says it better); keep its anchor."
-    import copy
-    nb = copy.deepcopy(nb)
-    nb.cells = [c for c in nb.cells if not (c.cell_type == "markdown" and "An Exception was encountered at" in c.source)]
-    return nb
 
 # %% ../nbs/69_report.ipynb #832ba3d3
 _CATALOG_JS = """
@@ -236,6 +236,7 @@ def catalog_html(runs: list[RunRecord], # newest first
             f'{table}<p class="wb-meta">Generated {_esc(generated_at)} by workbench {workbench.__version__}.</p>'
             f"<script>{_CATALOG_JS}</script></main></body></html>")
 
+# %% ../nbs/69_report.ipynb #c7c2877a
 def write_catalog(runs: list[RunRecord], # newest first
                   root: Path, # project folder (run paths are relative to it)
                   reports_dir: Path, # where index.html goes

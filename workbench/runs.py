@@ -27,6 +27,7 @@ __all__ = ['STATUSES', 'METRICS_MIME', 'RunRecord', 'utcnow', 'RunStore', 'run_c
 # %% ../nbs/03_runs.ipynb #30ff2519
 STATUSES = ("running", "succeeded", "failed", "timed_out", "cancelled")
 
+# %% ../nbs/03_runs.ipynb #dad905d2
 @dataclass
 class RunRecord:
     "One job run."
@@ -47,11 +48,12 @@ class RunRecord:
 
     def to_dict(self) -> dict: return asdict(self)
 
+# %% ../nbs/03_runs.ipynb #03829923
 def utcnow() -> str:
     "Now, UTC, ISO 8601 with seconds."
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
-# %% ../nbs/03_runs.ipynb #dad905d2
+# %% ../nbs/03_runs.ipynb #837a43e3
 _COLUMNS = [f for f in RunRecord.__dataclass_fields__]
 _JSON = ("parameters", "metrics")
 _DDL = """CREATE TABLE IF NOT EXISTS runs (
@@ -59,6 +61,13 @@ _DDL = """CREATE TABLE IF NOT EXISTS runs (
     duration_s REAL, parameters TEXT, metrics TEXT, error TEXT, report TEXT, notebook TEXT, source TEXT,
     host TEXT, pid INTEGER);
 CREATE INDEX IF NOT EXISTS runs_job_started ON runs (job, started_at);"""
+
+
+def _alive(pid: int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
 
 class RunStore:
     "The run history in a SQLite file."
@@ -122,19 +131,15 @@ class RunStore:
                 gone.append(r.id)
         return gone
 
-def _alive(pid: int) -> bool:
-    try: os.kill(pid, 0)
-    except ProcessLookupError: return False
-    except PermissionError: return True
-    return True
-
 # %% ../nbs/03_runs.ipynb #0db9b565
 METRICS_MIME = "application/vnd.workbench.metrics+json"
 
+# %% ../nbs/03_runs.ipynb #ebdf89ea
 def run_context() -> dict:
     "The current run's id, job, project folder and artifacts folder (empty values outside a workbench run)."
     return {k: os.environ.get(f"WORKBENCH_{k.upper()}", "") for k in ("run_id", "job", "project", "artifacts")}
 
+# %% ../nbs/03_runs.ipynb #062a7d60
 def artifacts_dir() -> Path:
     "The folder for this run's extra files that may be shared with its report (created on demand); a temporary folder outside a run."
     d = run_context()["artifacts"]
@@ -142,6 +147,7 @@ def artifacts_dir() -> Path:
     p.mkdir(parents=True, exist_ok=True)
     return p
 
+# %% ../nbs/03_runs.ipynb #1f3303df
 def private_dir(settings: Settings, # the project's settings
                ) -> Path:
     "The folder for this run's files that hold raw rows (a quarantine): in the state folder, never under reports/, which is shared."
@@ -150,6 +156,7 @@ def private_dir(settings: Settings, # the project's settings
     p.mkdir(parents=True, exist_ok=True)
     return p
 
+# %% ../nbs/03_runs.ipynb #0976862c
 def _jsonable(v):
     if hasattr(v, "item") and callable(v.item): v = v.item()   # numpy scalars
     if isinstance(v, float) and v != v: return None
@@ -161,6 +168,7 @@ def record(**metrics) -> None:
     from IPython.display import display
     display({METRICS_MIME: {k: _jsonable(v) for k, v in metrics.items()}, "text/plain": ""}, raw=True)
 
+# %% ../nbs/03_runs.ipynb #25248334
 def recorded_metrics(nb) -> dict:
     "The headline metrics an executed notebook recorded (later values win)."
     out = {}

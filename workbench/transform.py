@@ -64,6 +64,13 @@ class DateParts(TransformerMixin, BaseEstimator):
         return np.asarray([f"{c}_{p}" for c in self.feature_names_in_ for p in self.parts], dtype=object)
 
 # %% ../nbs/23_transform.ipynb #ff383350
+def _as_text(X):
+    "Categories as text, missing values as NaN (what SimpleImputer expects)."
+    X = pd.DataFrame(X)
+    return X.astype(str).where(X.notna(), np.nan)
+
+def _as_float(X): return pd.DataFrame(X).astype("float64")
+
 def build_preprocessor(df: pd.DataFrame, # a sample of the training data (for column kinds)
                        features: FeatureSettings|None=None, # the [features] settings
                        exclude: list|tuple=(), # columns that are not features (target, ids, ...)
@@ -94,13 +101,6 @@ def build_preprocessor(df: pd.DataFrame, # a sample of the training data (for co
     if cols["datetime"]: parts.append(("dates", Pipeline([("parts", DateParts(f.date_parts)), *numeric()]), cols["datetime"]))
     return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=True)
 
-def _as_text(X):
-    "Categories as text, missing values as NaN (what SimpleImputer expects)."
-    X = pd.DataFrame(X)
-    return X.astype(str).where(X.notna(), np.nan)
-
-def _as_float(X): return pd.DataFrame(X).astype("float64")
-
 # %% ../nbs/23_transform.ipynb #4b316ce6
 def unknown_feature_names(features: FeatureSettings|None, # the [features] settings
                           columns, # the data's columns
@@ -110,6 +110,7 @@ def unknown_feature_names(features: FeatureSettings|None, # the [features] setti
     return [f"[features] exclude: {c!r} is not a column of the data{did_you_mean(c, cols)}"
             f" (columns: {', '.join(cols[:30])}{' …' if len(cols) > 30 else ''})" for c in (features.exclude if features else []) if c not in cols]
 
+# %% ../nbs/23_transform.ipynb #6c37c8c6
 def input_columns(pipeline, # a fitted Pipeline whose first step is the preprocessor, or the fitted ColumnTransformer
                  ) -> list[str]:
     "The raw columns a fitted preprocessor reads, in order."
