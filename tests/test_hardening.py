@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -149,7 +150,7 @@ def test_a_changed_model_file_is_never_loaded(tmp_path):
     (tmp_path / "settings.ini").write_text("[project]\nname = t\n[source:d]\npath = d.csv\n[problem]\ntask = multiclass\n"
                                            "target = target\n[train]\ncandidates = linear\ncv_folds = 2\n")
     out = json.loads(wb(tmp_path, "train", "--json", check=0).stdout)
-    model = tmp_path / out["model"] / "model.joblib"
+    model = Path(out["path"]) / "model.skops"
     model.write_bytes(model.read_bytes()[:-20] + b"x" * 20)
     p = wb(tmp_path, "evaluate", out["model"], str(tmp_path / "d.csv"))
     assert p.returncode == 2 and "does not match the sha256 recorded" in p.stderr

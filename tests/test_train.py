@@ -33,11 +33,12 @@ def test_binary_breast_cancer(tmp_path):
     board = {r["candidate"]: r for r in out["leaderboard"]}
     assert board["dummy"]["cv roc_auc"] == 0.5 and board[out["best"]]["cv roc_auc"] > 0.95
     assert {"fit s", "predict ms/1k rows", "size KB", "cv roc_auc std", "holdout f1"} <= set(board["dummy"])
-    model = Path(out["model"])
-    assert {p.name for p in model.iterdir()} == {"model.joblib", "model_card.md", "metadata.json"}
+    assert out["model"] == "t/1" and out["promoted"] is True   # the first version becomes champion through the gate
+    model = Path(out["path"])
+    assert {p.name for p in model.iterdir()} == {"model.skops", "model_card.md", "metadata.json", "contract.json", "holdout.parquet"}
     card = (model / "model_card.md").read_text()
     assert "## Decision threshold" in card and "## Performance by slice" in card and "## Limitations" in card
-    p = wb(prj, "evaluate", str(model), str(prj / "data.csv"), "--json")
+    p = wb(prj, "evaluate", "t@champion", str(prj / "data.csv"), "--json")
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["metrics"]["roc_auc"] > 0.95
 
@@ -86,7 +87,8 @@ def test_train_job_report_on_the_example_project(project):
                  "Confusion matrix", "Model card: churn-example", "ROI", "Most important columns"):
         assert part in html, part
     assert html.count("data:image/png;base64") >= 2          # value curve + calibration, importance: inline plots
-    assert (project / "models" / "churn-example" / run["metrics"]["model"] / "model.joblib").exists()
+    assert run["metrics"]["model"] == "churn-example/1" and run["metrics"]["promoted"] is True
+    assert (project / ".workbench" / "registry" / "churn-example" / "1" / "model.skops").exists()
     cli = subprocess.run([WORKBENCH, "--project", str(project), "train", "--json", "--candidates", "dummy"],
                          capture_output=True, text=True)
     assert json.loads(cli.stdout)["best"] == "dummy"

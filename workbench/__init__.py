@@ -1,3 +1,11 @@
-"""Take a machine learning model from a notebook to production and keep it healthy there."""
+"""Take a machine learning model from a notebook to production and keep it healthy there
+
+Modules:
+
+- `workbench.container`: A container recipe that serves one registered model version, pinned by its artifacts' sha256: a Dockerfile, a .dockerignore, the entry point and a registry that holds that version alone.
+- `workbench.export`: A registered model version exported for another tool: an MLflow model folder with its signature, an input example, its model card and where it came from.
+- `workbench.registry`: The model registry: versions with their evidence, aliases (`champion`, `challenger`, any name), gated promotion, an audit log, safe persistence with skops and sha256, and training a project's model into it.
+- `workbench.registry_browser`: The registry browser widget for JupyterLab: models, versions with their metrics and lineage, aliases, the audit log, and Promote / Rollback through the same gate as the command line.
+- `workbench.serve`: HTTP serving of a registered model with FastAPI on uvicorn: `/predict`, MLflow-compatible `/invocations`, `/health`, Prometheus `/metrics`; strict input checks, the model's data contract, bearer tokens, hot swaps when an alias moves, and a sampled Parquet log of what was served."""
 
 __version__ = "0.1.0"

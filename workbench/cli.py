@@ -17,7 +17,9 @@ from .settings import load_settings
 
 # %% auto #0
 __all__ = ['EXIT', 'cmd_run', 'cmd_runs', 'cmd_jobs', 'cmd_check', 'cmd_demo', 'cmd_sources', 'cmd_contract_infer',
-           'cmd_validate', 'cmd_train', 'cmd_evaluate', 'cmd_catalog', 'parser', 'main']
+           'cmd_validate', 'cmd_train', 'cmd_evaluate', 'cmd_registry_list', 'cmd_registry_show',
+           'cmd_registry_promote', 'cmd_registry_rollback', 'cmd_registry_export', 'cmd_score', 'cmd_serve',
+           'cmd_container', 'cmd_catalog', 'parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #76b7abb1
 EXIT = {"succeeded": 0, "failed": 1, "timed_out": 124, "cancelled": 130}
@@ -153,36 +155,114 @@ def cmd_validate(a):
     return 0 if ok else 1
 
 def cmd_train(a):
-    "Train the candidates, evaluate the best and save it with its model card."
+    "Train the candidates, evaluate the best, register it and promote it to champion through the gate."
     from dataclasses import replace
-    from workbench.evaluate import train_project
+
+    from workbench.registry import train_project
     s = _settings(a)
     if a.candidates: s = replace(s, train=replace(s.train, candidates=[c.strip() for c in a.candidates.split(",") if c.strip()]))
-    run = train_project(s, a.data or "", progress=not a.json)
-    ev, tr = run.evaluation, run.evaluation.train
+    run = train_project(s, a.data or "", progress=not a.json, promote=False if a.no_promote else None)
+    ev, tr, d = run.evaluation, run.evaluation.train, run.decision
     board = tr.leaderboard()
     if a.json:
-        print(json.dumps(dict(best=tr.best, model=str(run.model_dir), threshold=ev.threshold, metrics=ev.metrics, success=ev.success,
-                              success_text=ev.success_text, roi=None if ev.roi is None else ev.roi.summary(), split=tr.split.description,
-                              cv=tr.cv_method, fitted_on=tr.fitted_on, warnings=tr.warnings,
+        print(json.dumps(dict(best=tr.best, model=run.version.ref, path=str(run.version.path), promoted=None if d is None else d.promoted,
+                              promotion=None if d is None else d.summary(), threshold=ev.threshold, metrics=ev.metrics,
+                              success=ev.success, success_text=ev.success_text, roi=None if ev.roi is None else ev.roi.summary(),
+                              split=tr.split.description, cv=tr.cv_method, fitted_on=tr.fitted_on, warnings=tr.warnings,
                               leaderboard=json.loads(board.to_json(orient="records"))), indent=1, default=str))
     else:
         print(board.drop(columns=[c for c in board.columns if c.endswith(" std")]).to_string(index=False))
-        print(f"\nbest: {tr.best} by {tr.cv_method} → {run.model_dir}\nsaved model fitted on {tr.fitted_on}\n"
-              f"success criterion {ev.success_text}")
+        print(f"\nbest: {tr.best} by {tr.cv_method} → registered as {run.version.ref} ({run.version.path})\n"
+              f"fitted on {tr.fitted_on}\nsuccess criterion {ev.success_text}")
         if ev.roi: print(f"threshold {ev.threshold:g}: {ev.roi.summary()}")
+        if d is not None: print(d.summary())
     for w in tr.warnings: print(f"warning: {w}", file=sys.stderr)
     return 0
 
+def _registry(a):
+    from workbench.registry import Registry
+    return Registry.of(_settings(a))
+
 def cmd_evaluate(a):
-    "Metrics of a saved model on new labelled data."
+    "Metrics of a registered model on new labelled data."
     from workbench.data import read_table
-    from workbench.evaluate import evaluate_saved
-    out = evaluate_saved(a.model, read_table(a.data, _maybe_settings(a)))
+    from workbench.registry import Registry, evaluate_version
+    s = _settings(a)
+    out = evaluate_version(a.model, read_table(a.data, s), Registry.of(s))
     if a.json: print(json.dumps(out, indent=1, default=str))
     else:
-        print(f"{out['rows']:,} labelled rows" + (f", threshold {out['threshold']:g}" if out["threshold"] is not None else ""))
+        print(f"{out['model']}: {out['rows']:,} labelled rows" + (f", threshold {out['threshold']:g}" if out["threshold"] is not None else ""))
         for m, v in out["metrics"].items(): print(f"  {m:20} {v:.4f}   (at training: {out['trained'].get(m, float('nan')):.4f})")
+    return 0
+
+def cmd_registry_list(a):
+    "The registered models, their versions and aliases."
+    models = _registry(a).to_list()
+    if a.json: print(json.dumps(models, indent=1, default=str)); return 0
+    for m in models:
+        print(f"{m['name']}  aliases: " + (", ".join(f"{k} -> {v}" for k, v in m["aliases"].items()) or "none"))
+        for v in m["versions"]:
+            first = next(iter(v["metrics"].items()), None)
+            print(f"  {v['version']:>4}  {v['created_at'][:19]}  " + (f"{first[0]} {first[1]:.4g}" if first else "") +
+                  ("  [" + ", ".join(v["aliases"]) + "]" if v["aliases"] else ""))
+    if not models: print("no models registered yet: workbench train", file=sys.stderr)
+    return 0
+
+def cmd_registry_show(a):
+    "One version: what it records, its artifacts and its audit log."
+    reg = _registry(a)
+    v = reg.get(a.model)
+    events = [e for e in reg.events(v.name) if e["version"] == v.version or e["action"] == "rollback"]
+    if a.json: print(json.dumps({**v.to_dict(), "events": events}, indent=1, default=str)); return 0
+    print(f"{v.ref}  ({', '.join(v.aliases) or 'no alias'})  created {v.created_at}  run {v.run_id or '-'}\n{v.path}")
+    for k in ("task", "target", "candidate", "threshold", "split", "fitted_on", "data_fingerprint", "code"):
+        if v.meta.get(k) is not None: print(f"  {k:16} {v.meta[k]}")
+    for m, x in v.metrics.items(): print(f"  {m:16} {x:.4g}" if isinstance(x, float) else f"  {m:16} {x}")
+    for e in events: print(f"  {e['at'][:19]} {e['user']:10} {e['action']:9} {e['alias'] or ''} {e['reason'] or ''}")
+    return 0
+
+def cmd_registry_promote(a):
+    "Promote a version to an alias through the gate (exit 1 when the gate refuses)."
+    from workbench.registry import Registry
+    s = _settings(a)
+    d = Registry.of(s).promote(a.model, a.alias, s.problem.success_threshold, s.registry.tolerance, a.force, a.reason or "")
+    if a.json: print(json.dumps(dict(promoted=d.promoted, forced=d.forced, reasons=d.reasons, evidence=d.evidence), indent=1, default=str))
+    else: print(d.summary())
+    return 0 if d.promoted else 1
+
+def cmd_registry_rollback(a):
+    "Move an alias back to the version it had before its last promotion."
+    back = _registry(a).rollback(a.name, a.alias, a.reason or "")
+    print(f"{a.name}@{a.alias} -> {back}")
+    return 0
+
+def cmd_registry_export(a):
+    "Export a version to another tool's format."
+    from workbench.export import export_mlflow
+    out = export_mlflow(_registry(a), a.model, a.out)
+    print(out)
+    return 0
+
+def cmd_score(a):
+    "Score a data set with a registered model, in chunks, into a file or SQL table."
+    from workbench.score import score_data
+    s = _settings(a)
+    res = score_data(s, a.model, a.data, a.out, rejects=a.rejects, chunk_rows=a.chunk_rows,
+                     keep=[c.strip() for c in a.keep.split(",")] if a.keep else None, table=a.table, progress=not a.json)
+    if a.json: print(json.dumps(res.to_dict(), indent=1, default=str))
+    else: print(res.summary())
+    return 0
+
+def cmd_serve(a):
+    "Serve a registered model over HTTP."
+    from workbench.serve import serve
+    serve(_settings(a), a.model, host=a.host, port=a.port, token=a.token)
+    return 0
+
+def cmd_container(a):
+    "Write a Dockerfile that serves a registered model version."
+    from workbench.container import write_container
+    for f in write_container(_settings(a), a.model, a.out): print(f)
     return 0
 
 def cmd_catalog(a):
@@ -209,6 +289,28 @@ def _nonneg(v):
     except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {v!r}") from None
     if not x >= 0 or x == float("inf"): raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {v!r}")
     return x
+
+_MODEL = "NAME@ALIAS, NAME/VERSION, or NAME (= NAME@champion)"
+
+def _registry_parsers(sub):
+    rg = sub.add_parser("registry", help="the model registry: versions, aliases, promotion, rollback, export") \
+        .add_subparsers(dest="registry_command", metavar="ACTION", required=True)
+    x = rg.add_parser("list", help="models, versions, metrics and aliases"); x.add_argument("--json", action="store_true")
+    x.set_defaults(func=cmd_registry_list)
+    x = rg.add_parser("show", help="one version: what it records and its audit log"); x.add_argument("model", help=_MODEL)
+    x.add_argument("--json", action="store_true"); x.set_defaults(func=cmd_registry_show)
+    x = rg.add_parser("promote", help="promote a version through the gate (exit 1 when it refuses)")
+    x.add_argument("model", help="NAME/VERSION (or NAME@ALIAS)")
+    x.add_argument("--alias", default="champion", help="the alias to set (default champion, the only gated one)")
+    x.add_argument("--force", action="store_true", help="promote even if the gate refuses (recorded as forced)")
+    x.add_argument("--reason", help="why, for the audit log"); x.add_argument("--json", action="store_true")
+    x.set_defaults(func=cmd_registry_promote)
+    x = rg.add_parser("rollback", help="move an alias back to its previous version")
+    x.add_argument("name", help="the model's name"); x.add_argument("--alias", default="champion")
+    x.add_argument("--reason", help="why, for the audit log"); x.set_defaults(func=cmd_registry_rollback)
+    x = rg.add_parser("export", help="export a version for another tool (MLflow model folder)")
+    x.add_argument("model", help=_MODEL); x.add_argument("--format", choices=["mlflow"], default="mlflow")
+    x.add_argument("--out", required=True, help="the folder to write (must not exist)"); x.set_defaults(func=cmd_registry_export)
 
 def parser() -> argparse.ArgumentParser:
     "The argument parser of the `workbench` command."
@@ -262,11 +364,33 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--candidates", help="comma-separated candidates (default: [train] candidates)")
     tr.add_argument("--json", action="store_true", help="print the leaderboard and evaluation as JSON")
     tr.set_defaults(func=cmd_train)
-    ev = sub.add_parser("evaluate", help="metrics of a saved model on new labelled data")
-    ev.add_argument("model", help="a saved model version folder, models/NAME/VERSION")
+    tr.add_argument("--no-promote", action="store_true", help="register the model without promoting it (default: [registry] auto_promote)")
+    ev = sub.add_parser("evaluate", help="metrics of a registered model on new labelled data")
+    ev.add_argument("model", help=_MODEL)
     ev.add_argument("data", help="a source name, or a CSV/Parquet file, folder or glob, with the target column")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_evaluate)
+    _registry_parsers(sub)
+    sc = sub.add_parser("score", help="score data with a registered model, in chunks; rows failing its contract go to --rejects")
+    sc.add_argument("model", help=_MODEL)
+    sc.add_argument("data", help="a source name, or a CSV/Parquet file, folder or glob")
+    sc.add_argument("--out", required=True, help="where predictions go: a .parquet or .csv file, or a database URL (sqlite:///scores.db)")
+    sc.add_argument("--table", default="predictions", help="the table, when --out is a database URL (default: predictions; rows are appended)")
+    sc.add_argument("--rejects", help="rows that fail the model's contract, with reasons (.parquet or .csv; default: the state folder)")
+    sc.add_argument("--chunk-rows", type=_positive, default=100_000, metavar="N", help="rows scored at a time (default 100000)")
+    sc.add_argument("--keep", metavar="COLS", help="input columns kept in the output, comma-separated (default: all)")
+    sc.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    sc.set_defaults(func=cmd_score)
+    se = sub.add_parser("serve", help="serve a registered model over HTTP (FastAPI): /predict, /invocations, /health, /metrics")
+    se.add_argument("model", nargs="?", default="", help=_MODEL + " (default: the project's champion)")
+    se.add_argument("--host", help="address to bind (default [serve] host, 127.0.0.1; 0.0.0.0 needs a token)")
+    se.add_argument("--port", type=int, help="port (default [serve] port, 8000; 0 picks a free one)")
+    se.add_argument("--token", help="bearer token clients must send (default [serve] token, else $WORKBENCH_TOKEN)")
+    se.set_defaults(func=cmd_serve)
+    co = sub.add_parser("container", help="write a Dockerfile that serves a registered model version")
+    co.add_argument("model", help=_MODEL)
+    co.add_argument("--out", required=True, help="the folder to write (Dockerfile, .dockerignore, the model's artifacts)")
+    co.set_defaults(func=cmd_container)
     return p
 
 def _terminate(signum, frame):

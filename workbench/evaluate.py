@@ -1,4 +1,4 @@
-"""Evaluation of the chosen model: the threshold chosen by business value, calibration, the confusion matrix, error analysis by slice, permutation importance, the model card; and saving the model where the registry picks it up.
+"""Evaluation of the chosen model: the threshold chosen by business value, calibration, the confusion matrix, error analysis by slice, permutation importance and the model card (the model is registered by `workbench.registry`).
 
 Docs: https://github.com/workbench-dev/workbench/evaluate.html.md"""
 
@@ -7,25 +7,21 @@ Docs: https://github.com/workbench-dev/workbench/evaluate.html.md"""
 # %% ../nbs/31_evaluate.ipynb #57f1e67b
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .core import WorkbenchError, atomic_path, atomic_write, did_you_mean, file_sha256
+from .core import WorkbenchError, did_you_mean
 from .settings import Settings
 from .metrics import greater_is_better, outcome_value, score
 from .problem import ROI, problem_values, roi
-from .train import TrainResult, predict, train_candidates
+from .train import TrainResult, predict
 
 # %% auto #0
 __all__ = ['value_curve', 'best_threshold', 'calibration_table', 'confusion', 'slices', 'importance', 'Evaluation',
-           'evaluate_training', 'model_card', 'save_model', 'load_model', 'evaluate_saved', 'TrainRun', 'train_project',
-           'check_project']
+           'evaluate_training', 'model_card', 'check_project']
 
 # %% ../nbs/31_evaluate.ipynb #c047b0b5
 def value_curve(y_true, # 1/0 truth
@@ -258,115 +254,6 @@ def model_card(ev: Evaluation, # the evaluation of the chosen model
               *([f"- Sensitive columns used as inputs (their values are never shown): {_md(', '.join(used_hidden))}."] if used_hidden else []),
               *([f"- Sensitive columns in the data that the model does not use: {_md(', '.join(dropped_hidden))}."] if dropped_hidden else []), ""]
     return "\n".join(x for x in lines if x is not None) + "\n"
-
-def save_model(ev: Evaluation, # the evaluation of the chosen model
-               folder: str|Path, # models folder, e.g. the project's models/
-               name: str, # model name, e.g. the project's name
-               card: str, # the model card (Markdown)
-               extra: dict|None=None, # more metadata (data fingerprint, source, ...)
-              ) -> Path:
-    "Write `folder/name/VERSION/` with model.joblib, model_card.md and metadata.json (with the model file's sha256); return that folder."
-    import joblib
-    import sklearn
-    import workbench
-    from workbench.transform import input_columns
-    tr = ev.train
-    version = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")[:-3]
-    out = Path(folder)/name/version
-    if out.exists(): raise WorkbenchError(f"model version {out} exists already; nothing was overwritten")
-    meta = dict(name=name, version=version, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                task=tr.problem.task, target=tr.problem.target, positive_class=None if tr.positive is None else str(tr.positive),
-                classes=tr.classes, threshold=ev.threshold, metrics=ev.metrics, primary_metric=tr.metrics[0],
-                success=ev.success, candidate=tr.best, params=tr.best_result.params, split=tr.split.description,
-                features=input_columns(tr.final_pipeline), columns=list(tr.X_test.columns), fitted_on=tr.fitted_on,
-                cv=tr.cv_method, warnings=tr.warnings, leaderboard=json.loads(tr.leaderboard().to_json(orient="records")),
-                sklearn=sklearn.__version__, workbench=workbench.__version__, **(extra or {}))
-    with atomic_path(out/"model.joblib") as p:
-        joblib.dump(tr.final_pipeline, p)
-        meta["sha256"] = file_sha256(p)
-    atomic_write(out/"model_card.md", card)
-    atomic_write(out/"metadata.json", json.dumps(meta, indent=2, default=str))
-    return out
-
-def load_model(folder: str|Path):
-    "(pipeline, metadata) of a saved model version folder."
-    import joblib
-    folder = Path(folder)
-    if not (folder/"metadata.json").exists():
-        raise WorkbenchError(f"{str(folder)!r} is not a saved model: it has no metadata.json (expected models/NAME/VERSION/)")
-    meta = json.loads((folder/"metadata.json").read_text())
-    f = folder/"model.joblib"
-    if not f.is_file(): raise WorkbenchError(f"{str(folder)!r} has no model.joblib: the saved model is incomplete")
-    if not meta.get("sha256") or file_sha256(f) != meta["sha256"]:   # a changed file could run any code when unpickled
-        raise WorkbenchError(f"{str(f)!r} does not match the sha256 recorded when it was saved: it was changed or truncated, "
-                             "so it is not loaded; train the model again")
-    return joblib.load(f), meta
-
-def evaluate_saved(folder: str|Path, # a saved model version
-                   df: pd.DataFrame, # new labelled data
-                  ) -> dict:
-    "The saved model's metrics on new labelled data, at its saved threshold."
-    pipe, meta = load_model(folder)
-    t = meta["target"]
-    if t not in df.columns: raise WorkbenchError(f"the data has no target column {t!r}: evaluation needs labelled data")
-    df = df[df[t].notna()]
-    task, th = meta["task"], meta.get("threshold") or 0.5
-    y = (df[t].astype(str) == meta["positive_class"]).astype(int).to_numpy() if task == "binary" else \
-        df[t].astype(str).to_numpy() if task == "multiclass" else df[t].astype(float).to_numpy()
-    p = predict(pipe, df.drop(columns=[t]), task)
-    metrics = {m: score(m, y, p, threshold=th, classes=meta.get("classes"),
-                        values=tuple(meta.get("values", (0, 0, 0, 0)))) for m in meta["metrics"] if m != "value"}
-    return dict(model=str(folder), rows=len(df), threshold=meta.get("threshold"), metrics=metrics, trained=meta["metrics"])
-
-# %% ../nbs/31_evaluate.ipynb #13f47d66
-@dataclass
-class TrainRun:
-    "The outcome of `train_project`."
-    evaluation: Evaluation
-    model_dir: Path
-    card: str
-
-    def headline(self) -> dict:
-        "The figures a run records: the primary holdout metric, the chosen candidate, success, warnings, threshold, value, model."
-        ev, tr = self.evaluation, self.evaluation.train
-        m0, r = tr.metrics[0], ev.roi
-        return {f"holdout_{m0}": round(ev.metrics[m0], 4), "best": tr.best, "success": ev.success, "warnings": len(tr.warnings),
-                "threshold": ev.threshold, "value_per_period": None if r is None or r.value_per_period is None else round(r.value_per_period),
-                "model": self.model_dir.name}
-
-    def summary_markdown(self) -> str:
-        "The verdict, how the model was chosen and saved, and every warning, as Markdown (values from the data escaped)."
-        ev, tr = self.evaluation, self.evaluation.train
-        color = "#1a7f37" if ev.success else "#cf222e" if ev.success is False else "#656d76"
-        out = (f"## <span style='color:{color}'>Success criterion {ev.success_text}</span>\n\n"
-               f"Best model: **{tr.best}**, chosen by {tr.cv_method}; saved as `{self.model_dir}`, fitted on {tr.fitted_on}. "
-               f"{tr.split.description}." + "".join(f"\n\n{_md(n)}." for n in tr.notes))
-        if tr.warnings:
-            out += (f"\n\n### <span style='color:#9a6700'>{len(tr.warnings)} warning(s): look at these before trusting the figures</span>"
-                    "\n\n" + "\n".join(f"- {_md(w)}" for w in tr.warnings))
-        return out
-
-def train_project(settings: Settings, # the project's settings
-                  data: str="", # a source or join name, or a path; default: the [problem] section's data, else the first source
-                  progress: bool=False, # a progress bar over candidates
-                 ) -> TrainRun:
-    "Train, evaluate, write the model card and save the model of a project."
-    from workbench.data import read_table, resolve_source, sensitive_columns
-    data = data or settings.problem.data or next(iter(settings.sources), "")
-    if not data: raise WorkbenchError("no data to train on: pass data=..., or add a [source:NAME] to settings.ini")
-    src = resolve_source(data, settings)
-    df = read_table(data, settings)
-    tr = train_candidates(df, settings.problem, settings.train, settings, progress=progress)
-    hidden = list(sensitive_columns(df, src.sensitive))
-    ev = evaluate_training(tr, hidden, settings.train.n_jobs)
-    name = settings.project.name
-    if not ev.train.problem.description and settings.project.description:
-        from dataclasses import replace as _replace
-        ev.train.problem = _replace(ev.train.problem, description=settings.project.description)
-    card = model_card(ev, name, f"Source `{src.name}` ({src.description or src.kind}): {len(df):,} rows, {df.shape[1]} columns.")
-    out = save_model(ev, settings.root/settings.train.models_dir, name, card,
-                     dict(source=src.name, data_fingerprint=tr.split.fingerprint, values=list(problem_values(settings.problem))))
-    return TrainRun(ev, out, card)
 
 # %% ../nbs/31_evaluate.ipynb #02272d6d
 def _check_sources(settings: Settings, sample) -> list[str]:

@@ -191,6 +191,10 @@ description = Customer snapshots checked against their data contract; bad rows q
 schedule = 30 6 * * *
 data = customers
 contract = contracts/customers.json
+
+[job:score]
+description = The newest month scored with the champion model; rejects by reason, scores against training time
+schedule = 0 8 * * *
 """
 
 def write_example_settings(folder: str|Path, # project folder

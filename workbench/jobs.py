@@ -327,7 +327,7 @@ def _finish(rec, st, settings, nb_path, tmp_nb, status, error, duration):
     return rec
 
 # %% ../nbs/70_jobs.ipynb #8aeeda6f
-DEMO_JOBS = ["profile", "quality", "train"]
+DEMO_JOBS = ["profile", "quality", "train", "score"]
 
 def run_demo(folder: str|Path|None=None, # project folder; default: the current folder
              n_customers: int=20_000, # customers per month in the example data

@@ -20,7 +20,8 @@ from .metrics import TASKS, metric_names
 # %% auto #0
 __all__ = ['DTYPES', 'DATE_PARTS', 'FILE_KINDS', 'JOB_KEYS', 'SETTINGS_FILE', 'SettingsError', 'file_kind', 'key', 'schema',
            'ProjectSettings', 'ProblemSettings', 'SourceSettings', 'JobSettings', 'AlertRule', 'JoinSettings',
-           'FeatureSettings', 'TrainSettings', 'Settings', 'find_settings', 'load_settings']
+           'FeatureSettings', 'TrainSettings', 'RegistrySettings', 'ServeSettings', 'Settings', 'find_settings',
+           'load_settings']
 
 # %% ../nbs/02_settings.ipynb #cdf97e87
 class SettingsError(WorkbenchError, ValueError):
@@ -234,9 +235,27 @@ class TrainSettings:
     n_jobs: int = key(_n_jobs, 1) # parallel workers (-1: all cores)
     max_rows: int|None = key(_int(100), None) # train on at most this many rows (a random sample); the holdout is never sampled
     seed: int = key(_int(0), 0)
-    models_dir: str = key(_str, "models") # where trained models are saved, relative to the project
     refit: str = key(_choice("all", "train"), "all") # the saved model: refitted on all labelled rows, or the training-part fit
     on_leakage: str = key(_choice("warn", "fail"), "warn") # a column that may leak the target: a warning or an error
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    "The `[registry]` section: the gate a model version passes to become champion (see `workbench.registry`)."
+    tolerance: float = key(_float(0), 0.01) # how much worse than the champion, in the primary metric on the same holdout, a candidate may be
+    auto_promote: bool = key(_bool, True) # train promotes its model to champion when it passes the gate
+    holdout_rows: int = key(_int(100), 100_000) # holdout rows kept with a version for later comparisons (a random sample beyond)
+
+@dataclass(frozen=True)
+class ServeSettings:
+    "The `[serve]` section: the HTTP service (see `workbench.serve`)."
+    host: str = key(_str, "127.0.0.1") # 0.0.0.0 (all interfaces) needs a token
+    port: int = key(_int(0, 65535), 8000)
+    token: str = key(_str, "") # bearer token clients must send; also WORKBENCH_TOKEN in the environment
+    max_rows: int = key(_int(1), 10_000) # rows per request at most
+    max_body_mb: float = key(_float(0.001), 20.0) # request body size at most
+    reload_seconds: float = key(_float(0.1), 5.0) # how often the model's alias is checked for a new version
+    log_dir: str = key(_str, "") # folder for a Parquet log of served predictions (relative to the project); empty: no log
+    log_sample: float = key(_float(0, 1), 1.0) # share of served rows logged
 
 @dataclass(frozen=True)
 class Settings:
@@ -251,12 +270,15 @@ class Settings:
     joins: dict = field(default_factory=dict)
     features: FeatureSettings = field(default_factory=FeatureSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
 JOB_KEYS = tuple(schema(JobSettings))   # the keys of a [job:NAME] section that are not notebook parameters
 _SECTIONS = {"project": ProjectSettings, "problem": ProblemSettings, "source": SourceSettings, "job": JobSettings,
-             "alert": AlertRule, "train": TrainSettings, "join": JoinSettings, "features": FeatureSettings}
+             "alert": AlertRule, "train": TrainSettings, "join": JoinSettings, "features": FeatureSettings,
+             "registry": RegistrySettings, "serve": ServeSettings}
 _SCHEMA = {kind: schema(cls) for kind, cls in _SECTIONS.items()}
-_KINDS = "[project], [problem], [features], [train], [source:NAME], [join:NAME], [job:NAME], [alert:NAME]"
+_KINDS = "[project], [problem], [features], [train], [registry], [serve], [source:NAME], [join:NAME], [job:NAME], [alert:NAME]"
 
 # %% ../nbs/02_settings.ipynb #675b00a0
 SETTINGS_FILE = "settings.ini"
@@ -272,7 +294,7 @@ def find_settings(start: str|Path|None=None, # a settings.ini file or a folder t
         if not f.is_file(): continue
         text = f.read_text(encoding="utf-8", errors="replace")
         if re.search(r"^\s*\[project\]", text, re.M): return f
-        if not text.strip() or re.search(r"^\s*\[(problem|features|train|source:|join:|job:|alert:)", text, re.M):
+        if not text.strip() or re.search(r"^\s*\[(problem|features|train|registry|serve|source:|join:|job:|alert:)", text, re.M):
             raise SettingsError(f"{f}: {'is empty' if not text.strip() else 'has no [project] section'}; a workbench "
                                 "project's settings.ini starts with [project] and name = ...: fix it, or pass --project DIR")
     raise SettingsError(f"no {SETTINGS_FILE} with a [project] section in {str(start)!r} or its parents: "
@@ -324,7 +346,8 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
     except (configparser.Error, UnicodeDecodeError) as e:
         raise SettingsError(f"{path}: cannot be parsed as an INI file: {e}".replace("\n", " ")) from e
     problems, sources, jobs, alerts, joins = [], {}, {}, {}, {}
-    project = problem = features = train = None
+    project = problem = None
+    single = {}   # [features], [train], [registry], [serve]
     for sec in cp.sections():
         kind, colon, name = (x.strip() for x in sec.partition(":"))
         bad = _section_problem(fname, sec, kind, colon, name)
@@ -335,8 +358,7 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
         elif kind == "problem": problem = vals
         elif kind == "source": sources[name] = _source(fname, sec, name, vals, root, problems)
         elif kind == "job": jobs[name] = JobSettings(name=name, notebook=vals.pop("notebook", name), parameters=extra, **vals)
-        elif kind == "features": features = vals
-        elif kind == "train": train = vals
+        elif kind in ("features", "train", "registry", "serve"): single[kind] = vals
         elif kind == "join": joins[name] = _join(fname, sec, name, vals, problems)
         else: alerts[name] = _alert(fname, sec, name, vals, problems)
     if project is None: problems.insert(0, f"{fname}: the [project] section is missing; add one with at least name = ...")
@@ -352,8 +374,8 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
                            reports_dir=_path(root, project.get("reports_dir", "reports")),
                            state_dir=_path(root, project.get("state_dir", ".workbench")))
     return Settings(path=path, root=root, project=proj, problem=ProblemSettings(**(problem or {})),
-                    sources=sources, jobs=jobs, alerts=alerts, joins=joins, features=FeatureSettings(**(features or {})),
-                    train=TrainSettings(**(train or {})))
+                    sources=sources, jobs=jobs, alerts=alerts, joins=joins,
+                    **{k: _SECTIONS[k](**single.get(k, {})) for k in ("features", "train", "registry", "serve")})
 
 # %% ../nbs/02_settings.ipynb #329f7d9a
 def _source(fname, sec, name, vals, root, problems):
