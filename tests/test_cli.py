@@ -68,10 +68,10 @@ def test_bundled_job_notebooks_are_clean_and_parameterized():
 
 
 def test_demo_in_an_empty_folder(tmp_path):
-    p = subprocess.run([WORKBENCH, "--project", str(tmp_path), "demo", "--customers", "800", "--months", "2", "--no-progress"],
+    p = subprocess.run([WORKBENCH, "--project", str(tmp_path), "demo", "--customers", "2000", "--months", "3", "--no-progress"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "settings.ini").read_text() == EXAMPLE_SETTINGS
-    assert len(list((tmp_path / "data" / "customers").glob("*.parquet"))) == 2
+    assert len(list((tmp_path / "data" / "customers").glob("*.parquet"))) == 3
     index = (tmp_path / "reports" / "index.html").read_text()
-    assert "profile" in index and "succeeded" in index and "rows=1,600" in index
+    assert "profile" in index and "succeeded" in index and "rows=6,000" in index

@@ -238,3 +238,19 @@ def test_three_ctrl_c_still_record_the_run_and_exit_130(project):
     assert proc.returncode == 130, (proc.returncode, err[-2000:])
     [run] = runs(project)
     assert run["status"] == "cancelled" and (project / run["report"]).exists()
+
+
+def test_a_file_size_limit_mid_run_fails_the_run_with_its_cause_and_leaves_no_partial_file(project):
+    """A real EFBIG: the run's processes may write no file beyond 400 kB (RLIMIT_FSIZE; Python ignores SIGXFSZ, so
+    the write fails as a full disk would). The profile page is larger than that."""
+    import resource
+
+    def limit(): resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+    p = subprocess.run([WORKBENCH, "--project", str(project), "run", "profile", "--no-progress"], capture_output=True, text=True,
+                       preexec_fn=limit, timeout=300)
+    assert p.returncode == 1 and "File too large" in p.stderr
+    [run] = runs(project)
+    assert run["status"] == "failed" and "[Errno 27] File too large" in run["error"]
+    assert not list((project / "reports").rglob("profile.html"))              # no truncated page
+    assert not list((project / ".workbench").rglob("*.ipynb"))                # no temporary notebook
+    assert not list(project.rglob("*.tmp"))

@@ -51,9 +51,9 @@ def test_time_ordered_data_selects_the_model_that_holds_up_over_time(tmp_path):
     assert board["linear"]["holdout r2"] > board["gradient_boosting"]["holdout r2"] + 0.1
     assert board["gradient_boosting"]["cv/holdout gap"] is False   # folds by time already showed what the holdout shows
     assert out["fitted_on"].startswith("all 3,600 labelled rows")
-    meta = json.loads((Path(out["model"]) / "metadata.json").read_text())
+    meta = json.loads((Path(out["path"]) / "metadata.json").read_text())
     assert meta["fitted_on"] == out["fitted_on"] and meta["features"] == ["month_index", "x1", "x2"]
-    card = (Path(out["model"]) / "model_card.md").read_text()
+    card = (Path(out["path"]) / "model_card.md").read_text()
     assert "forward-chaining" in card and "fitted on all 3,600 labelled rows" in card
 
 
@@ -71,7 +71,7 @@ def test_a_large_gap_between_cv_and_holdout_is_flagged(tmp_path):
     [gap] = [w for w in out["warnings"] if w.startswith("cv/holdout gap")]
     assert "linear: holdout r2" in gap and "much worse than cross-validated" in gap
     assert "warning: cv/holdout gap: linear" in err
-    assert "## Warnings" in (Path(out["model"]) / "model_card.md").read_text()
+    assert "## Warnings" in (Path(out["path"]) / "model_card.md").read_text()
 
 
 def breast_cancer(leak=False):
@@ -91,14 +91,14 @@ def test_planted_leaks_are_warned_with_the_fix_and_can_fail_training(tmp_path):
     assert len(leaks) == 2 and "'diagnosis_code' alone predicts target almost perfectly" in leaks[0]
     assert "'old_model_score' looks like a prediction or score" in leaks[1]
     assert all("add it to [features] exclude" in w for w in leaks) and err.count("warning: leakage") == 2
-    card = (Path(out["model"]) / "model_card.md").read_text()
+    card = (Path(out["path"]) / "model_card.md").read_text()
     assert "diagnosis_code" in card.split("## Warnings")[1].split("## Inputs")[0]
     (prj / "settings.ini").write_text((prj / "settings.ini").read_text() + "on_leakage = fail\n")
     _, err = train_json(prj, code=2)
     assert "2 column(s) may leak the target ([train] on_leakage = fail)" in err and "Traceback" not in err
     (prj / "settings.ini").write_text((prj / "settings.ini").read_text() + "[features]\nexclude = diagnosis_code, old_model_score\n")
     out, _ = train_json(prj)
-    assert out["warnings"] == [] and "diagnosis_code" not in json.loads((Path(out["model"]) / "metadata.json").read_text())["features"]
+    assert out["warnings"] == [] and "diagnosis_code" not in json.loads((Path(out["path"]) / "metadata.json").read_text())["features"]
 
 
 def test_honest_data_raises_no_leakage_warning(tmp_path):
@@ -115,7 +115,7 @@ def test_model_card_lists_exactly_the_columns_used(tmp_path):
     prj = project_with(tmp_path, df, "task = binary\ntarget = target\npositive_class = 0\nmetric = roc_auc\nid_column = record_id",
                        "candidates = linear", "[features]\nexclude = mean area\n")
     out, _ = train_json(prj)
-    card = (Path(out["model"]) / "model_card.md").read_text()
+    card = (Path(out["path"]) / "model_card.md").read_text()
     inputs = card.split("## Inputs")[1].split("## Model")[0]
     assert "reads 4 column(s): `mean radius`, `mean texture`, `mean perimeter`, `mean smoothness`." in inputs
     assert "Not used: `patient_email`, `record_id`, `mean area`" in inputs

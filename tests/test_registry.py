@@ -201,3 +201,19 @@ def test_csv_chunks_whose_types_differ_still_make_one_parquet_file(trained, tmp_
     got = pd.read_parquet(tmp_path / "g.parquet")
     assert res["scored"] == len(got) == 2500 and got.region.iloc[:300].notna().all() and got.region.iloc[300:].isna().all()
     assert got.probability.between(0, 1).all()
+
+
+def test_scoring_a_sql_source_streams_it_in_chunks(trained, tmp_path):
+    new = pd.read_csv(trained / "new.csv")
+    with closing(sqlite3.connect(tmp_path / "new.db")) as con: new.to_sql("customers", con, index=False)
+    ini = trained / "settings.ini"
+    before = ini.read_text()
+    try:
+        ini.write_text(before + f"[source:newdb]\nkind = sql\nurl = sqlite:///{tmp_path / 'new.db'}\ntable = customers\n"
+                                "parse_dates = snapshot_month, signup_date\n")
+        res = json.loads(wb(trained, "score", "churn", "newdb", "--out", str(tmp_path / "o.parquet"), "--chunk-rows", "700",
+                            "--json", check=0).stdout)
+    finally: ini.write_text(before)
+    assert (res["rows"], res["scored"], res["chunks"]) == (2500, 2500, 4)
+    ref = pd.read_parquet(tmp_path / "o.parquet")
+    assert ref.customer_id.tolist() == new.customer_id.tolist()

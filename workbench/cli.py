@@ -262,7 +262,7 @@ def cmd_serve(a):
 def cmd_container(a):
     "Write a Dockerfile that serves a registered model version."
     from workbench.container import write_container
-    for f in write_container(_settings(a), a.model, a.out): print(f)
+    for f in write_container(_settings(a), a.model, a.out, wheel=a.wheel): print(f)
     return 0
 
 def cmd_catalog(a):
@@ -390,6 +390,7 @@ def parser() -> argparse.ArgumentParser:
     co = sub.add_parser("container", help="write a Dockerfile that serves a registered model version")
     co.add_argument("model", help=_MODEL)
     co.add_argument("--out", required=True, help="the folder to write (Dockerfile, .dockerignore, the model's artifacts)")
+    co.add_argument("--wheel", help="a built workbench wheel to install in the image instead of the package index's release")
     co.set_defaults(func=cmd_container)
     return p
 

@@ -221,6 +221,31 @@ def redact(df: pd.DataFrame, # the table
     return out
 
 # %% ../nbs/20_data.ipynb #7e0785ae
+def _sql_batches(src: SourceSettings, columns, rows: int):
+    "The query's rows in batches: SQLite through a read-only cursor, other databases with a server-side cursor where the driver has one."
+    query = src.query or f'SELECT * FROM "{src.table}"'
+    if src.url.startswith("sqlite:///"):
+        import sqlite3
+        db = src.url.removeprefix("sqlite:///")
+        if not Path(db).exists(): raise DataError(f"source {src.name!r}: SQLite file {db!r} does not exist")
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    else:
+        from workbench.core import require
+        con = require("sqlalchemy").create_engine(src.url).connect().execution_options(stream_results=True)
+    try:
+        n = 0
+        try: batches = pd.read_sql_query(query, con, chunksize=rows, parse_dates=src.parse_dates or None)
+        except Exception as e: raise DataError(f"source {src.name!r}: query failed on {src.url!r}: {e}") from e
+        while True:
+            try: df = next(batches)
+            except StopIteration: break
+            except Exception as e: raise DataError(f"source {src.name!r}: reading from {src.url!r} failed: {e}") from e
+            n += 1
+            yield apply_dtypes(df[columns] if columns else df, src)
+        if n == 0:   # no rows: one empty batch with the columns, as files give
+            yield pd.DataFrame(columns=columns or [d[0] for d in getattr(batches, "description", None) or []])
+    finally: con.close()
+
 def iter_batches(spec: str|Path|SourceSettings, # a source name, or a file, folder or glob
                  settings: Settings|None=None, # the project's settings
                  rows: int=250_000, # rows per batch (at most)
@@ -228,8 +253,9 @@ def iter_batches(spec: str|Path|SourceSettings, # a source name, or a file, fold
                 ):
     "Yield the source as DataFrames of at most `rows` rows."
     src = resolve_source(spec, settings)
-    if src.kind in ("sql", "join"):   # SQL drivers stream poorly through pandas; joins are made in memory
-        df = read_table(src.name if src.kind == "join" else src, settings, columns)
+    if src.kind == "sql": yield from _sql_batches(src, columns, rows); return
+    if src.kind == "join":   # joins are made in memory
+        df = read_table(src.name, settings, columns)
         for i in range(0, max(len(df), 1), rows): yield df.iloc[i:i + rows]
         return
     files = _files(src.path)
