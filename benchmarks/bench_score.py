@@ -35,22 +35,6 @@ CASE = textwrap.dedent("""
     print(json.dumps(out))
 """)
 
-SETTINGS = """[project]
-name = churn
-[source:c]
-path = data/c.parquet
-[problem]
-target = churned
-positive_class = True
-time_column = snapshot_month
-id_column = customer_id
-metric = roc_auc
-value_tp = 100
-value_fp = -10
-[train]
-candidates = {candidate}
-cv_folds = 2
-"""
 
 
 def case(what, project, data):
@@ -74,14 +58,12 @@ def main():
     ap.add_argument("--memory-rows", type=int, default=10_000_000, help="rows for the peak-memory case (0: skip it)")
     ap.add_argument("--candidate", default="gradient_boosting", help="the model to score with (a [train] candidate)")
     a = ap.parse_args()
-    from workbench.example import make_customers
+    from workbench.example import make_customers, write_model_project
     from workbench.registry import train_project
     from workbench.settings import load_settings
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
-        (d / "data").mkdir()
-        make_customers(5000, months=4, seed=3).to_parquet(d / "data" / "c.parquet")
-        (d / "settings.ini").write_text(SETTINGS.format(candidate=a.candidate))
+        write_model_project(d, 5000, candidates=a.candidate)
         train_project(load_settings(d))
         block = make_customers(100_000, months=1, seed=1).drop(columns="churned")
         write_rows(d / "rows.parquet", a.rows, block)

@@ -38,21 +38,6 @@ BARE = textwrap.dedent("""
         return {"predictions": model.predict_proba(pd.DataFrame(body["rows"]))[:, 1].tolist()}
 """)
 
-SETTINGS = """[project]
-name = churn
-[source:c]
-path = data/c.parquet
-[problem]
-target = churned
-positive_class = True
-time_column = snapshot_month
-id_column = customer_id
-metric = roc_auc
-success_threshold = 0.6
-[train]
-candidates = dummy, linear
-cv_folds = 2
-"""
 
 
 def free_port():
@@ -119,14 +104,12 @@ def pct(values, q):
 
 
 def main(seconds: float, clients: int):
-    from workbench.example import make_customers
+    from workbench.example import make_customers, write_model_project
     from workbench.registry import train_project
     from workbench.settings import load_settings
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
-        (d / "data").mkdir()
-        make_customers(600, months=4, seed=3).to_parquet(d / "data" / "c.parquet")
-        (d / "settings.ini").write_text(SETTINGS)
+        write_model_project(d)
         run = train_project(load_settings(d))
         rows = json.loads(make_customers(100, months=1, seed=9).drop(columns="churned").to_json(orient="records", date_format="iso"))
         servers = {"workbench serve": start_ours(d), "bare FastAPI": start_bare(d, d)}

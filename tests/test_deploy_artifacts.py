@@ -20,39 +20,20 @@ import pytest
 
 from workbench.container import copy_version, write_container
 from workbench.core import MissingExtraError, WorkbenchError, file_sha256
-from workbench.example import make_customers
+from workbench.example import make_customers, write_model_project
 from workbench.export import export_mlflow, input_example, mlflow_type
 from workbench.registry import Registry, train_project
 from workbench.registry_browser import RegistryBrowser
 from workbench.settings import load_settings
 
 WORKBENCH = str(Path(sys.executable).with_name("workbench"))
-SETTINGS = """[project]
-name = churn
-[source:c]
-path = data/c.parquet
-[problem]
-target = churned
-positive_class = True
-time_column = snapshot_month
-id_column = customer_id
-metric = roc_auc
-success_threshold = 0.6
-value_tp = 100
-value_fp = -10
-[train]
-candidates = dummy, linear
-cv_folds = 2
-"""
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     "A project with one trained model, churn/1, promoted to champion."
     d = tmp_path_factory.mktemp("deploy")
-    (d / "data").mkdir()
-    make_customers(600, months=4).to_parquet(d / "data" / "c.parquet")
-    (d / "settings.ini").write_text(SETTINGS)
+    write_model_project(d, seed=0)
     run = train_project(load_settings(d))
     assert run.decision.promoted, run.decision.summary()
     return d

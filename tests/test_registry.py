@@ -18,33 +18,13 @@ from workbench.registry import Registry
 from workbench.score import stable_types
 from workbench.settings import load_settings
 
-SETTINGS = """[project]
-name = churn
-[source:c]
-path = data/c.parquet
-[problem]
-target = churned
-positive_class = True
-time_column = snapshot_month
-id_column = customer_id
-metric = roc_auc
-success_threshold = 0.6
-value_tp = 100
-value_fp = -10
-[train]
-candidates = linear
-cv_folds = 2
-"""
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     "A project with one trained, champion model (churn/1) and new data to score."
-    from workbench.example import make_customers
+    from workbench.example import make_customers, write_model_project
     d = tmp_path_factory.mktemp("registry")
-    (d / "data").mkdir()
-    make_customers(1500, months=4, seed=3).to_parquet(d / "data" / "c.parquet")
-    (d / "settings.ini").write_text(SETTINGS)
+    write_model_project(d, 1500, candidates="linear")
     out = json.loads(wb(d, "train", "--json", check=0).stdout)
     assert out["model"] == "churn/1" and out["promoted"] is True
     new = make_customers(2500, months=1, seed=11).drop(columns="churned")

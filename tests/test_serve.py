@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from workbench.example import make_customers
+from workbench.example import make_customers, write_model_project
 from workbench.registry import Registry, train_project
 from workbench.serve import read_prediction_log
 from workbench.settings import load_settings
@@ -23,28 +23,8 @@ from workbench.settings import load_settings
 WORKBENCH = str(Path(sys.executable).with_name("workbench"))
 TOKEN = "s3cret-token"
 ENV = {k: v for k, v in os.environ.items() if k != "WORKBENCH_TOKEN"}
+SERVE = "[serve]\nreload_seconds = 0.5\nmax_rows = 300\nmax_body_mb = 0.5\nlog_dir = predlog\nlog_sample = 1\n"
 
-SETTINGS = """[project]
-name = churn
-[source:c]
-path = data/c.parquet
-[problem]
-target = churned
-positive_class = True
-time_column = snapshot_month
-id_column = customer_id
-metric = roc_auc
-success_threshold = 0.6
-[train]
-candidates = dummy, linear
-cv_folds = 2
-[serve]
-reload_seconds = 0.5
-max_rows = 300
-max_body_mb = 0.5
-log_dir = predlog
-log_sample = 1
-"""
 
 
 class Server:
@@ -76,11 +56,9 @@ class Server:
 def project(tmp_path_factory):
     "A project with a champion churn/1 trained on the example data (plus an e-mail column the model does not read)."
     d = tmp_path_factory.mktemp("serve")
-    (d / "data").mkdir()
     df = make_customers(600, months=4, seed=3)
     df["email"] = [f"person{i}@example.com" for i in range(len(df))]
-    df.to_parquet(d / "data" / "c.parquet")
-    (d / "settings.ini").write_text(SETTINGS)
+    write_model_project(d, data=df, extra=SERVE)
     run = train_project(load_settings(d))
     assert run.decision.promoted and run.version.ref == "churn/1"
     return d

@@ -15,7 +15,8 @@ import pandas as pd
 from .core import WorkbenchError, atomic_path, atomic_write
 
 # %% auto #0
-__all__ = ['PLAN_PRICE', 'EXAMPLE_SETTINGS', 'make_customers', 'write_example', 'write_example_settings']
+__all__ = ['PLAN_PRICE', 'EXAMPLE_SETTINGS', 'MODEL_SETTINGS', 'make_customers', 'write_example', 'write_example_settings',
+           'write_model_project']
 
 # %% ../nbs/04_example.ipynb #2e0a8aa0
 PLAN_PRICE = {"basic": 19.0, "standard": 39.0, "premium": 69.0, "family": 89.0}
@@ -203,3 +204,37 @@ def write_example_settings(folder: str|Path, # project folder
     p = Path(folder)/"settings.ini"
     if not p.exists(): atomic_write(p, EXAMPLE_SETTINGS)
     return p
+
+# %% ../nbs/04_example.ipynb #02494e2a
+MODEL_SETTINGS = """\
+[project]
+name = churn
+[source:c]
+path = data/c.parquet
+[problem]
+target = churned
+positive_class = True
+time_column = snapshot_month
+id_column = customer_id
+metric = roc_auc
+success_threshold = 0.6
+value_tp = 100
+value_fp = -10
+[train]
+candidates = {candidates}
+cv_folds = 2
+"""
+
+def write_model_project(folder: str|Path, # the project folder (created)
+                        n_customers: int=600, # customers per month
+                        months: int=4, # monthly snapshots
+                        candidates: str="dummy, linear", # [train] candidates
+                        seed: int=3, # random seed of the data
+                        extra: str="", # more settings.ini text, e.g. a [serve] section
+                        data: pd.DataFrame|None=None, # the data to write instead of generating it
+                       ) -> Path:
+    "Write `data/c.parquet` and a `settings.ini` for a model named churn; return the settings file."
+    folder = Path(folder)
+    df = make_customers(n_customers, months, seed=seed) if data is None else data
+    with atomic_path(folder/"data"/"c.parquet") as tmp: df.to_parquet(tmp, index=False)
+    return atomic_write(folder/"settings.ini", MODEL_SETTINGS.format(candidates=candidates) + extra)
