@@ -11,7 +11,7 @@ from conftest import WORKBENCH, runs, wb
 
 from workbench.jobs import bundled_notebooks
 
-RUN_FIELDS = {"id", "job", "status", "started_at", "ended_at", "parameters", "report"}
+RUN_FIELDS = {"id", "job", "status", "started_at", "ended_at", "parameters", "report", "alerts"}
 
 
 def external_refs(page: str) -> list[str]:

@@ -19,7 +19,7 @@ from .settings import load_settings
 __all__ = ['EXIT', 'cmd_run', 'cmd_runs', 'cmd_jobs', 'cmd_check', 'cmd_demo', 'cmd_sources', 'cmd_contract_infer',
            'cmd_validate', 'cmd_train', 'cmd_evaluate', 'cmd_registry_list', 'cmd_registry_show',
            'cmd_registry_promote', 'cmd_registry_rollback', 'cmd_registry_export', 'cmd_score', 'cmd_serve',
-           'cmd_container', 'cmd_catalog', 'parser', 'main']
+           'cmd_monitor', 'cmd_container', 'cmd_catalog', 'parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #76b7abb1
 EXIT = {"succeeded": 0, "failed": 1, "timed_out": 124, "cancelled": 130}
@@ -259,6 +259,25 @@ def cmd_serve(a):
     serve(_settings(a), a.model, host=a.host, port=a.port, token=a.token)
     return 0
 
+def cmd_monitor(a):
+    "Judge current data (and a model's predictions) against a reference; exit 3 when the data drifted."
+    from workbench.core import atomic_write
+    from workbench.monitor import monitor_html, run_monitor
+    s = _maybe_settings(a)
+    if a.period and a.chunk_size: raise WorkbenchError("give --period (with a time column) or --chunk-size, not both")
+    res, ref = run_monitor(s, a.reference or "", a.current or "", a.model or ("" if s is not None else "-"), a.time_column,
+                           a.period, a.chunk_size, [c.strip() for c in a.segments.split(",")] if a.segments else None)
+    out = res.to_json()
+    if a.json: atomic_write(a.json, json.dumps(out, indent=1))
+    if a.html: atomic_write(a.html, monitor_html(res, ref, f"Monitoring: {res.current or 'current data'}"))
+    o = res.overall
+    print(res.headline() + (f"; domain classifier AUC {res.multivariate['auc']:.3f}" if res.multivariate and res.multivariate.get("auc") else ""))
+    for c in o.drifted: print(f"  {c.column:28} {c.method:15} {c.statistic:9.4g}  threshold {c.threshold:.3g}")
+    for ch in res.chunks:
+        print(f"  chunk {ch['key']:>12}  {ch['rows']:>9,} rows  {'DRIFT' if ch['result'].dataset_drift else 'ok   '}  "
+              + ", ".join(c.column for c in ch["result"].drifted))
+    return 3 if res.dataset_drift else 0
+
 def cmd_container(a):
     "Write a Dockerfile that serves a registered model version."
     from workbench.container import write_container
@@ -387,6 +406,17 @@ def parser() -> argparse.ArgumentParser:
     se.add_argument("--port", type=int, help="port (default [serve] port, 8000; 0 picks a free one)")
     se.add_argument("--token", help="bearer token clients must send (default [serve] token, else $WORKBENCH_TOKEN)")
     se.set_defaults(func=cmd_serve)
+    mo = sub.add_parser("monitor", help="drift of current data and predictions against a reference (exit 0 none, 3 drift, 2 unusable input)")
+    mo.add_argument("--reference", help="data (source, file, folder, glob) or a saved reference .json; default: the model's training data")
+    mo.add_argument("--current", help="data (source, file, folder, glob); default: the newest scored batch in data/predictions/")
+    mo.add_argument("--model", help=_MODEL + "; default: the project's champion; '-' for none")
+    mo.add_argument("--time-column", help="chunk by period of this column (default: [problem] time_column when the data has it)")
+    mo.add_argument("--period", choices=["D", "W", "M", "Q", "Y"], help="chunk period (default: [monitor] period, M)")
+    mo.add_argument("--chunk-size", type=_positive, metavar="N", help="chunks of N rows instead of periods")
+    mo.add_argument("--segments", metavar="COLS", help="columns whose values are judged apart, comma-separated")
+    mo.add_argument("--json", metavar="OUT", help="write the result as JSON (schema_version 1)")
+    mo.add_argument("--html", metavar="OUT", help="write a self-contained HTML report")
+    mo.set_defaults(func=cmd_monitor)
     co = sub.add_parser("container", help="write a Dockerfile that serves a registered model version")
     co.add_argument("model", help=_MODEL)
     co.add_argument("--out", required=True, help="the folder to write (Dockerfile, .dockerignore, the model's artifacts)")

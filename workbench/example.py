@@ -196,6 +196,29 @@ contract = contracts/customers.json
 [job:score]
 description = The newest month scored with the champion model; rejects by reason, scores against training time
 schedule = 0 8 * * *
+
+[job:monitor]
+description = Drift of the customer data and the champion's predictions, month by month, against the first four months
+schedule = 0 9 * * *
+reference = data/customers/customers_2025-0[1-4].parquet
+current = customers
+
+[monitor]
+segments = plan, region
+
+[alert:drift]
+metric = latest_chunk_drift
+equals = true
+job = monitor
+severity = warning
+notify = log, .workbench/alerts.jsonl
+
+[alert:quarantine]
+metric = quarantined_pct
+above = 1
+job = quality
+severity = critical
+notify = log, .workbench/alerts.jsonl
 """
 
 def write_example_settings(folder: str|Path, # project folder

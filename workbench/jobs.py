@@ -23,6 +23,7 @@ from .core import WorkbenchError, atomic_path, atomic_write, file_lock
 from .settings import _FALSE, _TRUE, JOB_KEYS, JobSettings, Settings, load_settings
 from .runs import RunRecord, RunStore, recorded_metrics, utcnow
 from .report import render_report, write_catalog
+from .alerts import alert_records, evaluate_rules, notify
 
 # %% auto #0
 __all__ = ['DEMO_JOBS', 'JobError', 'bundled_notebooks', 'job_settings', 'notebook_path', 'Parameter', 'parse_parameters',
@@ -298,12 +299,29 @@ def _no_interrupts():
     try: yield
     finally: signal.signal(signal.SIGINT, old)
 
+def _evaluate_alerts(rec, settings) -> list:
+    "The alerts the run's metrics fire; a broken rule is reported, and never costs the run its outcome."
+    try: return evaluate_rules(settings.alerts, rec.job, rec.metrics)
+    except Exception as e:
+        print(f"workbench: the alert rules could not be evaluated: {_error_text(e)}", file=sys.stderr)
+        return []
+
+def _send_alerts(rec, alerts, st, settings):
+    "Send the run's alerts to their sinks, then record how each delivery went; a failing sink never fails the run."
+    try:
+        rec = replace(rec, alerts=alert_records(alerts, notify(alerts, settings.alerts, settings, rec)))
+        st.update(rec.id, alerts=rec.alerts)
+    except Exception as e: print(f"workbench: the run's alerts could not be sent: {_error_text(e)}", file=sys.stderr)
+    return rec
+
 def _finish(rec, st, settings, nb_path, tmp_nb, status, error, duration):
-    "Write the executed notebook and the HTML report, record the outcome, rebuild the catalog."
+    "Write the executed notebook and the HTML report, record the outcome and its alerts, rebuild the catalog, send the alerts."
     import nbformat
     nb = nbformat.read(tmp_nb if tmp_nb.exists() else nb_path, as_version=4)
     rec = replace(rec, status=status, error=error, ended_at=utcnow(), duration_s=round(duration, 3),
                   metrics=recorded_metrics(nb))
+    alerts = _evaluate_alerts(rec, settings)
+    rec = replace(rec, alerts=alert_records(alerts))
     def failed(what, e):
         return replace(rec, status="failed" if rec.status == "succeeded" else rec.status,
                        error=(rec.error + "\n" if rec.error else "") + f"{what} failed: {_error_text(e)}")
@@ -321,13 +339,14 @@ def _finish(rec, st, settings, nb_path, tmp_nb, status, error, duration):
     finally:
         tmp_nb.unlink(missing_ok=True)
         st.update(rec.id, status=rec.status, error=rec.error, ended_at=rec.ended_at, duration_s=rec.duration_s,
-                  metrics=rec.metrics)
+                  metrics=rec.metrics, alerts=rec.alerts)
         try: rebuild_catalog(settings)
         except WorkbenchError as e: print(f"workbench: the catalog could not be rebuilt: {e}", file=sys.stderr)
+        if alerts: rec = _send_alerts(rec, alerts, st, settings)   # last: a slow webhook holds up nothing already recorded
     return rec
 
 # %% ../nbs/70_jobs.ipynb #8aeeda6f
-DEMO_JOBS = ["profile", "quality", "train", "score"]
+DEMO_JOBS = ["profile", "quality", "train", "score", "monitor"]
 
 def run_demo(folder: str|Path|None=None, # project folder; default: the current folder
              n_customers: int=20_000, # customers per month in the example data

@@ -546,6 +546,7 @@ def register_training(ev: Evaluation, # the evaluation of the chosen model
                       extra: dict|None=None, # more to record: source, data fingerprint, outcome values...
                       holdout_rows: int=100_000, # holdout rows kept for later comparisons (a random sample beyond)
                       root: str|Path|None=None, # the project folder, for its git commit
+                      reference: str|None=None, # the drift reference of its inputs and predictions (`workbench.drift.Reference` JSON)
                      ) -> ModelVersion:
     "Register the chosen model of a training run, with its threshold inside, its evidence and its artifacts."
     from workbench.transform import input_columns
@@ -569,6 +570,7 @@ def register_training(ev: Evaluation, # the evaluation of the chosen model
                 leaderboard=json.loads(tr.leaderboard().to_json(orient="records")), code=code_version(root), **(extra or {}))
     files = {"model_card.md": card}
     if contract is not None: files["contract.json"] = contract.to_json()
+    if reference is not None: files["reference.json"] = reference
     return registry.register(name, est, meta, files, hold, reason=f"trained: {tr.best}, holdout {tr.metrics[0]} "
                              f"{ev.metrics[tr.metrics[0]]:.4g}")
 
@@ -607,6 +609,27 @@ class TrainRun:
                     "\n\n" + "\n".join(f"- {_md(w)}" for w in tr.warnings))
         return out
 
+def _drift_reference(tr, df: pd.DataFrame, inputs: list, threshold, settings: Settings, max_rows: int=200_000) -> str:
+    "The drift reference of the training data's inputs and the final model's predictions on them, by period of the time column."
+    from workbench.monitor import fit_monitor_reference   # monitoring builds on the registry; training fits its reference
+    task = tr.problem.task
+    rows = df if len(df) <= max_rows else df.sample(max_rows, random_state=0)
+    X = rows.drop(columns=[tr.problem.target], errors="ignore")
+    est = with_threshold(tr.final_pipeline, threshold, tr.X_test, tr.y_test) if task == "binary" else tr.final_pipeline
+    labels = None
+    if task == "binary":
+        others = [_jsonable(c) for c in (tr.classes or []) if str(c) != str(tr.positive)]
+        labels = [others[0] if others else f"not {tr.positive}", _jsonable(tr.positive)]
+    pred = predictions(est, X, {"task": task, "labels": labels})
+    frame = pd.concat([X[inputs], pred], axis=1)
+    t = tr.problem.time_column
+    if t and t in X.columns: frame[t] = X[t]
+    m = settings.monitor
+    cols = [c for c in frame.columns if c not in (*m.exclude, t)]
+    ref = fit_monitor_reference(frame, cols, t if t in frame.columns else None, m.period,
+                                segments=[c for c in m.segments if c in frame.columns], source=f"training data of {settings.project.name}")
+    return ref.to_json()
+
 def train_project(settings: Settings, # the project's settings
                   data: str="", # a source or join name, or a path; default: the [problem] section's data, else the first source
                   progress: bool=False, # a progress bar over candidates
@@ -633,9 +656,11 @@ def train_project(settings: Settings, # the project's settings
     contract = infer_contract(df[inputs], keys=[], sensitive=[c for c in hidden if c in inputs],
                               source=f"training data of {name} ({src.name})") if inputs else None
     reg = Registry.of(settings)
-    version = register_training(ev, reg, name, card, contract, dict(source=src.name, data_fingerprint=tr.split.fingerprint,
-                                values=list(problem_values(settings.problem)), success_threshold=settings.problem.success_threshold),
-                                settings.registry.holdout_rows, settings.root)
+    extra = dict(source=src.name, data_fingerprint=tr.split.fingerprint, values=list(problem_values(settings.problem)),
+                 success_threshold=settings.problem.success_threshold)
+    version = register_training(ev, reg, name, card, contract, extra, settings.registry.holdout_rows, settings.root,
+                                _drift_reference(tr, df, inputs, ev.threshold, settings))
+
     decision = None
     if settings.registry.auto_promote if promote is None else promote:
         decision = reg.promote(version.ref, "champion", settings.problem.success_threshold, settings.registry.tolerance,

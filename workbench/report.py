@@ -76,6 +76,10 @@ th{background:var(--bg2);font-weight:600}td:first-child,th:first-child{text-alig
 .wb-error{border:2px solid var(--bad);background:#ffebe9;border-radius:8px;padding:12px 16px;margin-bottom:18px}
 .wb-error h2{margin:0 0 6px;border:0;color:var(--bad);font-size:1.2em}
 .wb-kv{margin:6px 0 0;font-size:13px}.wb-kv td,.wb-kv th{text-align:left}
+.wb-alerts{border:2px solid var(--warn);background:#fff8c5;border-radius:8px;padding:12px 16px;margin-bottom:18px}
+.wb-alerts.wb-sev-critical{border-color:var(--bad);background:#ffebe9}.wb-alerts.wb-sev-info{border-color:#0969da;background:#ddf4ff}
+.wb-alerts h2{margin:0 0 6px;border:0;font-size:1.2em}
+.wb-badge.wb-sev-info{background:#0969da}.wb-badge.wb-sev-warning{background:var(--warn)}.wb-badge.wb-sev-critical{background:var(--bad)}
 .ansi-red-fg{color:var(--bad)}.ansi-green-fg{color:var(--ok)}.ansi-cyan-fg{color:#1b7c83}.ansi-yellow-fg{color:var(--warn)}.ansi-blue-fg{color:#0969da}.ansi-bold{font-weight:700}
 a.anchor-link{display:none}
 @media print{.wb-head{background:none}}
@@ -113,6 +117,29 @@ def _when(iso: str|None) -> str:
     "An ISO timestamp as 'YYYY-MM-DD HH:MM:SS UTC'."
     return f"{iso[:19].replace('T', ' ')} UTC" if iso else "—"
 
+_SEVERITIES = ("info", "warning", "critical")   # least to most severe (see `workbench.alerts`)
+
+def _sev(a: dict) -> str:
+    "An alert's severity as a CSS class suffix: one of `_SEVERITIES`, else 'other'."
+    return a.get("severity") if a.get("severity") in _SEVERITIES else "other"
+
+def _worst(alerts: list[dict]) -> str:
+    "The highest severity among `alerts`."
+    return max((_sev(a) for a in alerts), key=lambda s: _SEVERITIES.index(s) if s in _SEVERITIES else -1)
+
+def _alert_value(v) -> str: return json.dumps(v) if isinstance(v, bool) or v is None else _fmt(v)
+
+def _alerts_banner(alerts: list[dict]) -> str:
+    "The alerts a run fired, most severe first: rule, severity, metric, value, condition."
+    order = sorted(alerts, key=lambda a: -_SEVERITIES.index(_sev(a)) if _sev(a) in _SEVERITIES else 1)
+    rows = "".join(f'<tr><td><span class="wb-badge wb-sev-{_sev(a)}">{_esc(a.get("severity", ""))}</span></td>'
+                   f'<td>{_esc(a.get("rule", ""))}</td><td>{_esc(a.get("metric", ""))}</td>'
+                   f'<td>{_esc(_alert_value(a.get("value")))}</td><td>{_esc(a.get("condition", ""))}</td></tr>' for a in order)
+    n = len(alerts)
+    return (f'<div class="wb-alerts wb-sev-{_worst(alerts)}" role="alert"><h2>{n} alert{"s" if n != 1 else ""} fired</h2>'
+            '<table class="wb-kv"><thead><tr><th>severity</th><th>rule</th><th>metric</th><th>value</th><th>condition</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table></div>")
+
 def _header(rec: RunRecord, title: str) -> str:
     dur = f"{rec.duration_s:,.1f} s" if rec.duration_s is not None else "—"
     out = [f'<div class="wb-head"><h1>{_esc(title)} {badge(rec.status)}</h1>',
@@ -125,6 +152,7 @@ def _header(rec: RunRecord, title: str) -> str:
         link = ' <a href="#papermill-error-cell">Go to the cell that failed.</a>' if rec.status == "failed" else ""
         out.append(f'<div class="wb-error" role="alert"><h2>This run {_esc(rec.status.replace("_", " "))}</h2>'
                    f"<pre>{_esc(rec.error)}</pre>{link}</div>")
+    if rec.alerts: out.append(_alerts_banner(rec.alerts))
     return "".join(out)
 
 def _sanitize(nb):
@@ -176,7 +204,7 @@ def render_report(nb, # the executed notebook (NotebookNode)
     body, _ = exp.from_notebook_node(nb, resources=resources)
     return body
 
-# %% ../nbs/69_report.ipynb #832ba3d3
+# %% ../nbs/69_report.ipynb #80e17299
 _CATALOG_JS = """
 const q=document.getElementById('wb-q');q&&q.addEventListener('input',()=>{const t=q.value.toLowerCase();
 document.querySelectorAll('#wb-runs tbody tr').forEach(r=>{r.style.display=r.textContent.toLowerCase().includes(t)?'':'none'})});
@@ -186,13 +214,25 @@ _CATALOG_CSS = """
 tr.wb-row-failed td,tr.wb-row-timed_out td{background:#ffebe9}tr.wb-row-cancelled td{background:#fff8c5}
 #wb-runs td,#wb-runs th{text-align:left}#wb-runs td.num{text-align:right}.wb-small{font-size:12px;color:var(--mute)}
 .wb-cards{display:flex;flex-wrap:wrap;gap:10px;margin:10px 0 18px}.wb-card{border:1px solid var(--line);border-radius:8px;padding:8px 12px;min-width:190px}
-.wb-card.bad{border-color:var(--bad)}input#wb-q{font:inherit;padding:4px 8px;width:320px;max-width:100%;border:1px solid var(--line);border-radius:6px}
+.wb-card.bad{border-color:var(--bad)}.wb-card.warn{border-color:var(--warn)}input#wb-q{font:inherit;padding:4px 8px;width:320px;max-width:100%;border:1px solid var(--line);border-radius:6px}
 """
 
 def _link(target: str|None, root: Path, reports_dir: Path, text: str, missing: str="") -> str:
     "A link from the catalog to `target`, or `missing` when there is no such file (never a dead link)."
     if not target or not (root/target).is_file(): return missing
     return f'<a href="{_esc(Path(os.path.relpath(root/target, reports_dir)).as_posix())}">{_esc(text)}</a>'
+
+def _card_class(r: RunRecord) -> str:
+    if r.status in ("failed", "timed_out") or (r.alerts and _worst(r.alerts) == "critical"): return " bad"
+    return " warn" if r.alerts and _worst(r.alerts) == "warning" else ""
+
+def _alerts_line(alerts: list[dict], names: bool=False) -> str:
+    "'2 alerts' with the highest severity's badge (and the rules' names), or '' when none fired."
+    if not alerts: return ""
+    worst, n = _worst(alerts), len(alerts)
+    which = ": " + ", ".join(_esc(a.get("rule", "")) for a in alerts) if names else ""
+    return (f'<div class="wb-small wb-alerts-line"><span class="wb-badge wb-sev-{worst}">{_esc(worst)}</span> '
+            f'{n} alert{"s" if n != 1 else ""}{which}</div>')
 
 def _cell_dict(d: dict) -> str:
     return "<br>".join(f"{_esc(k)}={_esc(_fmt(v))}" for k, v in d.items()) or '<span class="wb-small">—</span>'
@@ -208,15 +248,15 @@ def catalog_html(runs: list[RunRecord], # newest first
     latest = {}
     for r in runs: latest.setdefault(r.job, r)
     cards = "".join(
-        f'<div class="wb-card{" bad" if r.status in ("failed", "timed_out") else ""}"><b>{_esc(r.job)}</b> {badge(r.status)}'
-        f'<div class="wb-small">{_esc(_when(r.started_at))}</div>'
+        f'<div class="wb-card{_card_class(r)}"><b>{_esc(r.job)}</b> {badge(r.status)}'
+        f'<div class="wb-small">{_esc(_when(r.started_at))}</div>{_alerts_line(r.alerts, names=True)}'
         + _link(r.report, root, reports_dir, "latest report") + "</div>"
         for r in sorted(latest.values(), key=lambda r: r.job))
     rows = []
     for r in runs:
         dur = f"{r.duration_s:,.1f} s" if r.duration_s is not None else "—"
         err = f'<div class="wb-small">{_esc((r.error or "").splitlines()[-1][:160])}</div>' if r.error else ""
-        rows.append(f'<tr class="wb-row-{_esc(r.status)}"><td>{badge(r.status)}{err}</td><td>{_esc(r.job)}</td>'
+        rows.append(f'<tr class="wb-row-{_esc(r.status)}"><td>{badge(r.status)}{err}{_alerts_line(r.alerts)}</td><td>{_esc(r.job)}</td>'
                     f'<td>{_esc(r.started_at[:19].replace("T", " "))}</td><td class="num">{dur}</td>'
                     f"<td>{_cell_dict(r.parameters)}</td><td>{_cell_dict(r.metrics)}</td>"
                     f"<td>{_link(r.report, root, reports_dir, 'report', '—')}</td>"

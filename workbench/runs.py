@@ -45,6 +45,7 @@ class RunRecord:
     source: str|None = None # the job notebook that ran
     host: str = ""
     pid: int|None = None
+    alerts: list = field(default_factory=list) # the alerts its metrics fired (see `workbench.alerts`), with their deliveries
 
     def to_dict(self) -> dict: return asdict(self)
 
@@ -55,12 +56,24 @@ def utcnow() -> str:
 
 # %% ../nbs/03_runs.ipynb #837a43e3
 _COLUMNS = [f for f in RunRecord.__dataclass_fields__]
-_JSON = ("parameters", "metrics")
+_JSON = ("parameters", "metrics", "alerts")
 _DDL = """CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, job TEXT NOT NULL, status TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT,
     duration_s REAL, parameters TEXT, metrics TEXT, error TEXT, report TEXT, notebook TEXT, source TEXT,
-    host TEXT, pid INTEGER);
+    host TEXT, pid INTEGER, alerts TEXT);
 CREATE INDEX IF NOT EXISTS runs_job_started ON runs (job, started_at);"""
+_ADDED = {"alerts": "TEXT"}   # columns added since the first release: an older file gets them (ALTER TABLE) on first use
+_MIGRATED: set = set()        # files this process has brought up to date
+
+def _migrate(con, path: Path):
+    "Add the columns an older run history lacks; safe when several processes do it at once."
+    have = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+    for col, typ in _ADDED.items():
+        if col in have: continue
+        try: con.execute(f"ALTER TABLE runs ADD COLUMN {col} {typ}")
+        except sqlite3.OperationalError as e:
+            if "duplicate column" not in str(e): raise   # another process added it first
+    _MIGRATED.add(str(path))
 
 
 def _alive(pid: int) -> bool:
@@ -78,6 +91,7 @@ class RunStore:
         "Execute one statement; 'all' or 'one' returns rows; SQLite errors become `StoreError`s that say what to do."
         with closing(sqlite_connect(self.path, _DDL)) as con:
             try:
+                if str(self.path) not in _MIGRATED: _migrate(con, self.path)
                 cur = con.execute(sql, args)
                 return cur.fetchall() if fetch == "all" else cur.fetchone() if fetch == "one" else cur.rowcount
             except sqlite3.Error as e: raise sqlite_error(self.path, e) from e
@@ -98,7 +112,8 @@ class RunStore:
         if n == 0: raise KeyError(f"no run with id {run_id!r}")
 
     def _rec(self, r) -> RunRecord:
-        return RunRecord(**{k: json.loads(r[k]) if k in _JSON and r[k] else r[k] for k in r.keys()})
+        d = {k: json.loads(r[k]) if k in _JSON and r[k] else r[k] for k in r.keys() if k in _COLUMNS}   # a newer column: ignored
+        return RunRecord(**{**d, "alerts": d.get("alerts") or []})
 
     def get(self, run_id: str) -> RunRecord:
         "The run with id `run_id`."

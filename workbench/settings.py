@@ -20,8 +20,8 @@ from .metrics import TASKS, metric_names
 # %% auto #0
 __all__ = ['DTYPES', 'DATE_PARTS', 'FILE_KINDS', 'JOB_KEYS', 'SETTINGS_FILE', 'SettingsError', 'file_kind', 'key', 'schema',
            'ProjectSettings', 'ProblemSettings', 'SourceSettings', 'JobSettings', 'AlertRule', 'JoinSettings',
-           'FeatureSettings', 'TrainSettings', 'RegistrySettings', 'ServeSettings', 'Settings', 'find_settings',
-           'load_settings']
+           'FeatureSettings', 'TrainSettings', 'RegistrySettings', 'ServeSettings', 'MonitorSettings', 'Settings',
+           'find_settings', 'load_settings']
 
 # %% ../nbs/02_settings.ipynb #cdf97e87
 class SettingsError(WorkbenchError, ValueError):
@@ -84,6 +84,23 @@ FILE_KINDS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet"
 def file_kind(path: str|Path) -> str|None:
     "The source kind a file (or a folder or glob of such files) is read as, from its suffix; None when unknown."
     return FILE_KINDS.get(Path(str(path).rstrip("/*")).suffix.lower())
+
+def _col_map(parse, what: str):
+    "A parser of `col: value, col: value` pairs, each value parsed by `parse`."
+    def f(v):
+        out = {}
+        for item in _list(v):
+            col, sep, val = item.rpartition(":")
+            col, val = col.strip(), val.strip()
+            if not sep or not col: raise _Bad(f"write column: {what} pairs, e.g. 'age: {what}'; got {item!r}")
+            out[col] = parse(val)
+        return out
+    return f
+
+def _drift_method(v):
+    methods = ("ks", "chi_square", "wasserstein", "jensen_shannon", "psi", "hellinger")
+    if v not in methods: raise _Bad(f"method {v!r} is not one of {', '.join(methods)}")
+    return v
 
 def _dtypes(v):
     "`col: type, col: type` pairs."
@@ -190,16 +207,40 @@ class JobSettings:
     enabled: bool = key(_bool, True)
     parameters: dict = field(default_factory=dict)
 
+def _value(v):
+    "An `equals` value: true/false (also yes/no, on/off), a number, or text."
+    if v.lower() in _TRUE - {"1"} or v.lower() in _FALSE - {"0"}: return v.lower() in _TRUE
+    try: x = float(v.replace("_", ""))
+    except ValueError: return v
+    if x != x: raise _Bad("NaN equals nothing; give true, false, a number or text")
+    return x
+
+def _notify(v):
+    "Alert sinks: 'log', http(s) URLs and file paths (a bare word that is none of these is a typo)."
+    from urllib.parse import urlsplit
+    out = _list(v)
+    for t in out:
+        if t == "log": continue
+        if "://" in t:
+            u = urlsplit(t)
+            if u.scheme.lower() not in ("http", "https") or not u.hostname:
+                raise _Bad(f"{t!r}: a webhook is an http:// or https:// URL with a host, e.g. https://hooks.example.com/workbench")
+        elif not Path(t).suffix and "/" not in t:
+            hint = "did you mean 'log'? " if difflib.get_close_matches(t, ["log"], n=1) else ""
+            raise _Bad(f"{t!r} is not a sink; {hint}write log, a JSON-lines file such as alerts.jsonl, or an http(s) URL")
+    return out
+
 @dataclass(frozen=True)
 class AlertRule:
-    "An `[alert:NAME]` section: fire when a recorded metric crosses a bound."
+    "An `[alert:NAME]` section: fire when a recorded metric crosses a bound, or equals a value."
     name: str
     metric: str = key(_str, "") # name of a headline metric a job records
     job: str|None = key(_str, None) # only runs of this job; any job when empty
-    above: float|None = key(_float(), None)
-    below: float|None = key(_float(), None)
+    above: float|None = key(_float(), None) # fire when the metric is greater than this
+    below: float|None = key(_float(), None) # fire when the metric is less than this
+    equals: bool|float|str|None = key(_value, None) # fire when the metric is this: true/false, a number or text
     severity: str = key(_choice("info", "warning", "critical"), "warning")
-    notify: list = key(_list, factory=list) # where to send it: 'log', a file path, or an http(s) URL
+    notify: list = key(_notify, factory=lambda: ["log"]) # where to send it: 'log', a JSON-lines file (relative to the project folder), an http(s) URL; empty: only recorded
 
 @dataclass(frozen=True)
 class JoinSettings:
@@ -258,6 +299,21 @@ class ServeSettings:
     log_sample: float = key(_float(0, 1), 1.0) # share of served rows logged
 
 @dataclass(frozen=True)
+class MonitorSettings:
+    "The `[monitor]` section: how drift is judged (see `workbench.drift` and `workbench.monitor`)."
+    drift_share: float = key(_float(0, 1), 0.25) # the data drifted when at least this share of its columns did
+    alpha: float = key(_float(0, 1), 0.05) # tests: drift when p < alpha
+    small_sample: int = key(_int(2), 1000) # below this many values on a side, a test; from it on, an effect size
+    correction: str = key(_choice("none", "holm", "bonferroni"), "none") # multiple-testing correction for the dataset verdict
+    methods: dict = key(_col_map(_drift_method, "ks"), factory=dict) # column: method, overriding the default
+    thresholds: dict = key(_col_map(_float(0), "0.2"), factory=dict) # column: threshold (effect size; for tests, alpha)
+    period: str = key(_choice("D", "W", "M", "Q", "Y"), "M") # chunks by period of [problem] time_column
+    segments: list = key(_list, factory=list) # columns whose values are judged apart (e.g. region, plan)
+    exclude: list = key(_list, factory=list) # columns never monitored (identifiers are skipped anyway)
+    multivariate: bool = key(_bool, True) # run the domain classifier (needs reference rows)
+    max_rows: int = key(_int(100), 5_000) # rows per side for the domain classifier
+
+@dataclass(frozen=True)
 class Settings:
     "Everything in `settings.ini`, typed and validated."
     path: Path # the settings.ini file
@@ -272,13 +328,14 @@ class Settings:
     train: TrainSettings = field(default_factory=TrainSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
+    monitor: MonitorSettings = field(default_factory=MonitorSettings)
 
 JOB_KEYS = tuple(schema(JobSettings))   # the keys of a [job:NAME] section that are not notebook parameters
 _SECTIONS = {"project": ProjectSettings, "problem": ProblemSettings, "source": SourceSettings, "job": JobSettings,
              "alert": AlertRule, "train": TrainSettings, "join": JoinSettings, "features": FeatureSettings,
-             "registry": RegistrySettings, "serve": ServeSettings}
+             "registry": RegistrySettings, "serve": ServeSettings, "monitor": MonitorSettings}
 _SCHEMA = {kind: schema(cls) for kind, cls in _SECTIONS.items()}
-_KINDS = "[project], [problem], [features], [train], [registry], [serve], [source:NAME], [join:NAME], [job:NAME], [alert:NAME]"
+_KINDS = "[project], [problem], [features], [train], [registry], [serve], [monitor], [source:NAME], [join:NAME], [job:NAME], [alert:NAME]"
 
 # %% ../nbs/02_settings.ipynb #675b00a0
 SETTINGS_FILE = "settings.ini"
@@ -294,7 +351,7 @@ def find_settings(start: str|Path|None=None, # a settings.ini file or a folder t
         if not f.is_file(): continue
         text = f.read_text(encoding="utf-8", errors="replace")
         if re.search(r"^\s*\[project\]", text, re.M): return f
-        if not text.strip() or re.search(r"^\s*\[(problem|features|train|registry|serve|source:|join:|job:|alert:)", text, re.M):
+        if not text.strip() or re.search(r"^\s*\[(problem|features|train|registry|serve|monitor|source:|join:|job:|alert:)", text, re.M):
             raise SettingsError(f"{f}: {'is empty' if not text.strip() else 'has no [project] section'}; a workbench "
                                 "project's settings.ini starts with [project] and name = ...: fix it, or pass --project DIR")
     raise SettingsError(f"no {SETTINGS_FILE} with a [project] section in {str(start)!r} or its parents: "
@@ -347,7 +404,7 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
         raise SettingsError(f"{path}: cannot be parsed as an INI file: {e}".replace("\n", " ")) from e
     problems, sources, jobs, alerts, joins = [], {}, {}, {}, {}
     project = problem = None
-    single = {}   # [features], [train], [registry], [serve]
+    single = {}   # [features], [train], [registry], [serve], [monitor]
     for sec in cp.sections():
         kind, colon, name = (x.strip() for x in sec.partition(":"))
         bad = _section_problem(fname, sec, kind, colon, name)
@@ -358,7 +415,7 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
         elif kind == "problem": problem = vals
         elif kind == "source": sources[name] = _source(fname, sec, name, vals, root, problems)
         elif kind == "job": jobs[name] = JobSettings(name=name, notebook=vals.pop("notebook", name), parameters=extra, **vals)
-        elif kind in ("features", "train", "registry", "serve"): single[kind] = vals
+        elif kind in ("features", "train", "registry", "serve", "monitor"): single[kind] = vals
         elif kind == "join": joins[name] = _join(fname, sec, name, vals, problems)
         else: alerts[name] = _alert(fname, sec, name, vals, problems)
     if project is None: problems.insert(0, f"{fname}: the [project] section is missing; add one with at least name = ...")
@@ -375,7 +432,7 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
                            state_dir=_path(root, project.get("state_dir", ".workbench")))
     return Settings(path=path, root=root, project=proj, problem=ProblemSettings(**(problem or {})),
                     sources=sources, jobs=jobs, alerts=alerts, joins=joins,
-                    **{k: _SECTIONS[k](**single.get(k, {})) for k in ("features", "train", "registry", "serve")})
+                    **{k: _SECTIONS[k](**single.get(k, {})) for k in ("features", "train", "registry", "serve", "monitor")})
 
 # %% ../nbs/02_settings.ipynb #329f7d9a
 def _source(fname, sec, name, vals, root, problems):
@@ -395,9 +452,16 @@ def _source(fname, sec, name, vals, root, problems):
     return SourceSettings(name=name, kind=kind, path=_path(root, path), **vals)
 
 def _alert(fname, sec, name, vals, problems):
-    if "metric" not in vals: problems.append(f"{fname} [{sec}]: metric is missing; name the headline metric to watch")
-    if vals.get("above") is None and vals.get("below") is None:
-        problems.append(f"{fname} [{sec}]: give above = NUMBER, below = NUMBER, or both")
+    if not vals.get("metric"):
+        problems.append(f"{fname} [{sec}] metric: missing; name the headline metric to watch, e.g. metric = rows")
+    above, below, equals = vals.get("above"), vals.get("below"), vals.get("equals")
+    if above is None and below is None and equals is None:
+        problems.append(f"{fname} [{sec}]: no condition; give above = NUMBER, below = NUMBER (or both), or equals = VALUE")
+    if equals is not None and (above is not None or below is not None):
+        problems.append(f"{fname} [{sec}] equals={equals!r}: cannot be combined with above or below; write two rules")
+    if above is not None and below is not None and above < below:
+        problems.append(f"{fname} [{sec}] above={above:g}, below={below:g}: the rule fires when the metric is above {above:g} "
+                        f"or below {below:g}, which is always; to watch a range, above must be at least below")
     return AlertRule(name=name, metric=vals.pop("metric", ""), **vals)
 
 def _join(fname, sec, name, vals, problems):
