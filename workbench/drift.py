@@ -41,6 +41,7 @@ class ColumnSummary:
     mean: float|None = None
     std: float|None = None
     note: str = "" # why a column is skipped
+    rare: list|None = None # categorical: the values counted together as "(other)" (the reference's rarest), each with its count: [[value, count], ...]
 
     def merge(self, other: ColumnSummary) -> ColumnSummary:
         "The summary of both parts' rows together (both counted on the same reference bins or categories)."
@@ -52,6 +53,9 @@ class ColumnSummary:
             cats = list(self.categories) + [c for c in other.categories if c not in self.categories]
             a, b = dict(zip(self.categories, self.counts)), dict(zip(other.categories, other.counts))
             out.categories, out.counts = cats, [a.get(c, 0) + b.get(c, 0) for c in cats]
+            if self.rare is not None and other.rare is not None:
+                ra, rb = dict(map(tuple, self.rare)), dict(map(tuple, other.rare))
+                out.rare = [[c, ra.get(c, 0) + rb.get(c, 0)] for c in list(ra) + [c for c in rb if c not in ra]]
         elif self.edges is not None:
             out.counts = [x + y for x, y in zip(self.counts, other.counts)]
             out.sums = [x + y for x, y in zip(self.sums, other.sums)]
@@ -64,36 +68,89 @@ class ColumnSummary:
         return out
 
 # %% ../nbs/50_drift.ipynb #55223d04
+def _datetimes(s: pd.Series) -> pd.Series:
+    "Dates as naive UTC datetime64[ns] (time-zone aware ones converted; text parsed, unparseable text missing)."
+    if not pd.api.types.is_datetime64_any_dtype(s):
+        s = pd.to_datetime(s, errors="coerce", utc=True)
+    return s
+
 def _numbers(s: pd.Series) -> tuple[np.ndarray, int]:
-    "(present values as float64, missing count); datetimes as nanoseconds."
+    """(present values as float64, sorted; missing count); datetimes as nanoseconds, infinities as missing. One copy
+    of the column at most: a million rows take 8 MB."""
     if pd.api.types.is_datetime64_any_dtype(s):
-        present = s.notna().to_numpy()
-        x = s.to_numpy()[present]
-        x = x.astype("datetime64[ns]").astype("int64").astype("float64") if len(x) else np.array([], dtype=float)
-        return x, int((~present).sum())
-    x = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    ok = np.isfinite(x)
-    return x[ok], int((~ok).sum())
+        x = _datetimes(s).to_numpy(dtype="datetime64[ns]")
+        nat = int(np.isnat(x).sum())
+        x = x.view("int64").astype("float64")   # NaT: the smallest int64, sorted first
+        x.sort()
+        return x[nat:], nat
+    x = _floats(s)
+    if s.dtype == np.float64: x = x.copy()   # the column's own array: sorted in a copy, the only one
+    x.sort()   # NaN last, infinities at either end
+    lo, hi = np.searchsorted(x, -np.inf, side="right"), np.searchsorted(x, np.inf, side="left")
+    return x[lo:hi], int(len(x) - (hi - lo))
 
-def _kind(s: pd.Series, max_categories: int) -> tuple[str, str]:
-    "(kind, note) of a reference column."
-    if pd.api.types.is_bool_dtype(s): return "boolean", ""
-    if pd.api.types.is_datetime64_any_dtype(s): return "datetime", ""
+def _floats(s: pd.Series) -> np.ndarray:
+    "The values as float64, missing and unparseable ones as NaN (a float64 column's own array, not a copy)."
+    if s.dtype == np.float64: return s.to_numpy()
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_complex_dtype(s):
+        return s.to_numpy(dtype="float64", na_value=np.nan)
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+def _quantiles(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    "Quantiles of sorted `x` by linear interpolation (numpy's default method), without copying `x`."
+    h = (len(x) - 1) * q
+    i = np.minimum(np.floor(h).astype(np.int64), len(x) - 1)
+    j, t = np.minimum(i + 1, len(x) - 1), h - i
+    a, b = x[i], x[j]
+    return np.where(t < 0.5, a + (b - a) * t, b - (b - a) * (1 - t))
+
+def _moments(x: np.ndarray, block: int=1 << 16) -> tuple[float, float]:
+    "(mean, standard deviation) of `x`, a block at a time (no temporary as large as `x`)."
+    m = float(x.mean())
+    ss = sum(float(np.square(x[k:k + block] - m).sum()) for k in range(0, len(x), block))
+    return m, (ss / len(x)) ** 0.5
+
+def _distinct(x: np.ndarray) -> int:
+    "Distinct values of a float array, NaN aside."
+    return len(np.unique(x[~np.isnan(x)]))
+
+def _kind(s: pd.Series, max_categories: int) -> tuple[str, str, tuple|None]:
+    "(kind, note, the counts when they were needed to tell) of a reference column."
+    if pd.api.types.is_bool_dtype(s): return "boolean", "", None
+    if pd.api.types.is_datetime64_any_dtype(s): return "datetime", "", None
+    if pd.api.types.is_complex_dtype(s): return "skipped", "complex numbers have no order to compare", None
     if pd.api.types.is_numeric_dtype(s):
-        return ("discrete", "") if s.dropna().nunique() <= 10 else ("numeric", "")
-    present = s.dropna()
-    if isinstance(s.dtype, pd.CategoricalDtype): distinct = int((present.value_counts() > 0).sum())
-    else: distinct = present.astype(str).nunique()
-    if (len(present) >= 50 and distinct > 0.5 * len(present)) or distinct > max_categories * 5:
-        return "skipped", f"{distinct:,} distinct values in {len(present):,} rows: an identifier or free text has no distribution to compare"
-    return "categorical", ""
+        few = _distinct(_floats(s.iloc[:1000])) <= 10 and _distinct(_floats(s)) <= 10   # most columns tell at once
+        return ("discrete" if few else "numeric"), "", None
+    counted = _counted(s, "categorical")
+    present, distinct = int(counted[0].sum()), len(counted[0])
+    if (present >= 50 and distinct > 0.5 * present) or distinct > max_categories * 5:
+        return "skipped", f"{distinct:,} distinct values in {present:,} rows: an identifier or free text has no distribution to compare", None
+    return "categorical", "", counted
 
-def _keys(s: pd.Series, kind: str) -> pd.Series:
-    "The values of a counted column as comparable keys (text for categories, floats for numbers, bools)."
-    if kind == "boolean": return s.dropna().astype(bool)
-    if kind == "discrete": return pd.to_numeric(s, errors="coerce").dropna().astype(float)
-    present = s.dropna()
-    return present.astype(str) if not isinstance(s.dtype, pd.CategoricalDtype) else present.astype(str)
+_TRUTH = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False, "yes": True, "no": False}
+
+def _counted(s: pd.Series, kind: str) -> tuple[pd.Series, int]:
+    """(counts per key, most frequent first and ties in key order; missing count) of a counted column. Keys are text for
+    categories (a pandas categorical's counted on its categories' codes, not row by row), floats for discrete numbers,
+    and bools (True/False written as text read as such; other text stays text, an unseen value)."""
+    if kind == "discrete": vc = pd.Series(_floats(s)).value_counts()
+    elif kind == "boolean" and pd.api.types.is_bool_dtype(s): vc = s.value_counts().rename(index=bool)
+    else:
+        vc = s.value_counts(sort=False)   # a categorical's per category; text hashed once, never copied as text
+        if isinstance(s.dtype, pd.CategoricalDtype) or not all(isinstance(k, str) for k in vc.index):
+            if s.dtype == object and not isinstance(s.dtype, pd.CategoricalDtype):
+                vc = s.dropna().astype(str).value_counts()   # mixed objects: 1, 1.0 and True are three values as text
+            else: vc = vc.groupby(vc.index.astype(str).to_numpy()).sum()
+        if kind == "boolean":
+            vc = vc.groupby([_TRUTH.get(str(k).strip().lower(), k) for k in vc.index]).sum()
+    missing = len(s) - int(vc.sum())
+    vc = vc[vc > 0]
+    if len(vc) > 1:
+        try: vc = vc.sort_index(kind="mergesort")
+        except TypeError: vc = vc.sort_index(kind="mergesort", key=lambda i: i.astype(str))   # text beside bools
+        vc = vc.sort_values(ascending=False, kind="mergesort")
+    return vc, missing
 
 def fit_column(s: pd.Series, # the reference's values
                bins: int=1000, # numeric: quantile bins
@@ -102,33 +159,38 @@ def fit_column(s: pd.Series, # the reference's values
               ) -> ColumnSummary:
     "The summary of a reference column, with the bins or categories that current data will be counted on."
     name = str(s.name)
-    kind, note = (kind, "") if kind else _kind(s, max_categories)
+    kind, note, counted = (kind, "", None) if kind else _kind(s, max_categories)
     if kind == "skipped": return ColumnSummary(name, kind, int(s.notna().sum()), int(s.isna().sum()), note=note)
     if kind in ("numeric", "datetime"):
-        x, miss = _numbers(s)
-        edges = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1)[1:-1])) if len(x) else np.array([])
+        x, miss = _numbers(_datetimes(s) if kind == "datetime" and not pd.api.types.is_numeric_dtype(s) else s)
+        edges = np.array([])
+        if len(x):   # the quantiles, the smallest value and a hair above the largest: beyond the range is a bin of its own
+            edges = np.unique(np.r_[x[0], _quantiles(x, np.linspace(0, 1, bins + 1)[1:-1]), np.nextafter(x[-1], np.inf)])
         return _count_numeric(ColumnSummary(name, kind, edges=[float(e) for e in edges]), x, miss)
-    keys = _keys(s, kind)
-    vc = keys.value_counts()
-    vc = vc[vc > 0]
-    cats = list(vc.index[:max_categories])
+    vc, miss = counted or _counted(s, kind)
+    cats = [_plain(c) for c in vc.index[:max_categories]]
     counts = [int(v) for v in vc.iloc[:max_categories]]
-    if len(vc) > max_categories: cats.append(_OTHER); counts.append(int(vc.iloc[max_categories:].sum()))
-    return ColumnSummary(name, kind, n=int(vc.sum()), missing=int(len(s) - len(keys)), categories=[_plain(c) for c in cats], counts=counts)
+    rare = None
+    if len(vc) > max_categories:
+        rare = [[_plain(c), int(v)] for c, v in vc.iloc[max_categories:].items()]
+        cats.append(_OTHER); counts.append(int(vc.iloc[max_categories:].sum()))
+    return ColumnSummary(name, kind, n=int(vc.sum()), missing=miss, categories=cats, counts=counts, rare=rare)
 
 def _plain(v):
     return v.item() if hasattr(v, "item") else v
 
 def _count_numeric(summary: ColumnSummary, x: np.ndarray, missing: int) -> ColumnSummary:
+    "Count values `x` (finite floats) on the summary's edges: bin i holds edges[i-1] <= x < edges[i]."
     e = np.asarray(summary.edges, dtype=float)
-    idx = np.searchsorted(e, x, side="right")   # bin i holds edges[i-1] < x <= ... ; values at an edge go right
-    k = len(e) + 1
-    counts = np.bincount(idx, minlength=k)
-    sums = np.bincount(idx, weights=x, minlength=k)
     n = len(x)
+    if n > 1 and (x[1:] < x[:-1]).any(): x = np.sort(x)
+    counts = np.diff(np.r_[0, np.searchsorted(x, e, side="left"), n])
+    sums = np.zeros(len(counts))
+    full = counts > 0
+    if n: sums[full] = np.add.reduceat(x, np.r_[0, np.cumsum(counts)[:-1]][full])
+    mean, std = _moments(x) if n else (None, None)
     return replace(summary, n=int(n), missing=int(missing), counts=counts.tolist(), sums=sums.tolist(),
-                   low=float(x.min()) if n else None, high=float(x.max()) if n else None,
-                   mean=float(x.mean()) if n else None, std=float(x.std()) if n else None)
+                   low=float(x[0]) if n else None, high=float(x[-1]) if n else None, mean=mean, std=std)
 
 def apply_column(ref: ColumnSummary, # the reference's summary
                  s: pd.Series, # current values of the same column
@@ -136,19 +198,18 @@ def apply_column(ref: ColumnSummary, # the reference's summary
     "Count `s` on the reference's bins or categories (new categories are added after the reference's)."
     if ref.kind == "skipped": return ColumnSummary(ref.column, "skipped", int(s.notna().sum()), int(s.isna().sum()), note=ref.note)
     if ref.kind in ("numeric", "datetime"):
-        x, miss = _numbers(s)
+        x, miss = _numbers(_datetimes(s) if ref.kind == "datetime" and not pd.api.types.is_numeric_dtype(s) else s)
         return _count_numeric(ColumnSummary(ref.column, ref.kind, edges=ref.edges), x, miss)
-    keys = _keys(s, ref.kind)
-    vc = keys.value_counts()
-    vc = vc[vc > 0]
-    known = [c for c in ref.categories if c != _OTHER]
-    cnt = {k: int(v) for k, v in vc.items()}
-    counts = [cnt.pop(_plain(c) if not isinstance(c, float) else c, 0) for c in known]
-    cats = list(known)
-    if _OTHER in ref.categories:   # values the reference lumped together (rare there): counted together here too
-        cats.append(_OTHER); counts.append(0)
-    for c, v in sorted(cnt.items(), key=lambda kv: -kv[1]): cats.append(_plain(c)); counts.append(v)
-    return ColumnSummary(ref.column, ref.kind, n=int(vc.sum()), missing=int(len(s) - len(keys)), categories=cats, counts=counts)
+    vc, miss = _counted(s, ref.kind)
+    cnt = dict(zip(vc.index, vc.to_numpy().tolist()))
+    cats = [c for c in ref.categories if c != _OTHER]
+    counts = [cnt.pop(c, 0) for c in cats]
+    rare = None
+    if _OTHER in ref.categories:   # values the reference counted together (rare there): together here too, each kept
+        rare = [[c, cnt.pop(c, 0)] for c, _ in (ref.rare or [])]
+        cats.append(_OTHER); counts.append(sum(v for _, v in rare))
+    for c, v in cnt.items(): cats.append(_plain(c)); counts.append(v)   # unseen, most frequent first
+    return ColumnSummary(ref.column, ref.kind, n=int(vc.sum()), missing=miss, categories=cats, counts=counts, rare=rare)
 
 # %% ../nbs/50_drift.ipynb #8c740cb7
 METHODS = ("ks", "chi_square", "wasserstein", "jensen_shannon", "psi", "hellinger")
@@ -162,22 +223,47 @@ def _shares(c: np.ndarray) -> np.ndarray:
 def _coarse(ref: ColumnSummary, cur: ColumnSummary, q: int=10) -> tuple[np.ndarray, np.ndarray]:
     "Counts of both on q quantile bins of the reference (numeric), or per category (the rest)."
     a, b = np.asarray(ref.counts, dtype=float), np.asarray(cur.counts, dtype=float)
-    if ref.kind not in ("numeric", "datetime"):
-        b = np.asarray([dict(zip(cur.categories, cur.counts)).get(c, 0) for c in cur.categories], dtype=float)
-        a = np.asarray([dict(zip(ref.categories, ref.counts)).get(c, 0) for c in cur.categories], dtype=float)
-        return a, b
+    if ref.kind not in ("numeric", "datetime"):   # on every category either side has
+        ca, cb = dict(zip(ref.categories, ref.counts)), dict(zip(cur.categories, cur.counts))
+        if ref.rare is not None and cur.rare is not None and _OTHER in ca and _OTHER in cb:
+            # "(other)" in detail: which values the reference lumped depends on its sample, so a test on the lumped
+            # counts would see that chance as drift
+            ca.pop(_OTHER); cb.pop(_OTHER)
+            ca.update(map(tuple, ref.rare)); cb.update((c, k) for c, k in cur.rare if c not in cb)
+        cats = list(ca) + [c for c in cb if c not in ca]
+        return np.asarray([ca.get(c, 0) for c in cats], dtype=float), np.asarray([cb.get(c, 0) for c in cats], dtype=float)
     cum = np.cumsum(a) / max(a.sum(), 1)
     cuts = np.unique(np.searchsorted(cum, np.linspace(0, 1, q + 1)[1:-1], side="left"))
     starts = np.r_[0, cuts + 1]
     starts = starts[starts < len(a)]
     return np.add.reduceat(a, starts), np.add.reduceat(b, starts)
 
+def _ks_exact(d: float, m: int, n: int) -> float:
+    "P(D >= d) for two samples of m and n values of one continuous distribution (counting lattice paths, as Hodges)."
+    h = round(d * m * n)   # m·n·D is the whole number |i·n − j·m| where the two step functions are furthest apart
+    if h <= 0: return 1.0
+    if m > n: m, n = n, m
+    s, i = m + n, np.arange(m + 1, dtype=float)
+    k = np.arange(1, s + 1)   # on the antidiagonal i + j = k, the path is strictly inside when |i·s − k·m| < h
+    lo = np.maximum(np.maximum(0, k - n), (k * m - h) // s + 1)
+    hi = np.minimum(np.minimum(k, m), -((-k * m - h) // s) - 1)
+    w = np.zeros(m + 2); w[1] = 1.0   # w[i + 1]: the chance that a random path to (i, k − i) stayed inside
+    for kk, a, b in zip(k.tolist(), lo.tolist(), hi.tolist()):
+        if a > b: return 1.0
+        new = np.zeros(m + 2)
+        new[a + 1:b + 2] = (i[a:b + 1] * w[a:b + 1] + (kk - i[a:b + 1]) * w[a + 1:b + 2]) / kk
+        w = new
+    return float(min(max(1.0 - w[m + 1], 0.0), 1.0))
+
 def _ks(ref, cur):
     from scipy.stats import distributions
     a, b = np.asarray(ref.counts, float), np.asarray(cur.counts, float)
     d = float(np.max(np.abs(np.cumsum(a) / ref.n - np.cumsum(b) / cur.n)))
+    if ref.n + cur.n <= 1_000: return d, _ks_exact(d, ref.n, cur.n), d   # the limit flags too often on few rows
     en = ref.n * cur.n / (ref.n + cur.n)
-    return d, float(distributions.kstwo.sf(d, np.round(en))), d
+    if en <= 10_000: return d, float(distributions.kstwo.sf(d, np.round(en))), d
+    # beyond, scipy's exact distribution can take half a second; Stephens' form of the limit is within 0.0015 of it
+    return d, float(distributions.kstwobign.sf(d * (np.sqrt(en) + 0.12 + 0.11 / np.sqrt(en)))), d
 
 def _chi_square(ref, cur):
     from scipy.stats import chi2_contingency
@@ -244,8 +330,8 @@ def statistic(method: str, # one of METHODS
 class DriftOptions:
     "How columns are judged (the `[monitor]` settings)."
     alpha: float = 0.05 # tests: drift when p < alpha
-    small_sample: int = 5_000 # below this many values on either side, a test; from it on, an effect size
-    drift_share: float = 0.5 # the dataset drifted when at least this share of the columns did
+    small_sample: int = 1_000 # below this many values on either side, a test; from it on, an effect size
+    drift_share: float = 0.25 # the dataset drifted when at least this share of the columns did
     methods: dict = field(default_factory=dict) # column -> method, overriding the default
     thresholds: dict = field(default_factory=dict) # column -> threshold (effect size; for tests: alpha)
     correction: str = "none" # 'holm' or 'bonferroni': multiple-testing correction of the tests' p-values for the dataset verdict
@@ -299,10 +385,17 @@ def compare_column(ref: ColumnSummary, # the reference's summary
     method, why = default_method(ref.kind, ref.n, cur.n, o)
     if ref.column in o.methods: method, why = o.methods[ref.column], "set in settings ([monitor] methods)"
     stat, p, eff = statistic(method, ref, cur)
+    values = {m: (stat, p, eff) if m == method else statistic(m, ref, cur) for m in applicable(ref.kind)}
     if ref.column in o.thresholds: th = float(o.thresholds[ref.column]); why += "; threshold set in settings"
     elif threshold is not None and method not in TESTS: th = threshold; why += "; threshold from the reference's own variation"
     else: th = o.alpha if method in TESTS else THRESHOLDS[method]
     drift = bool(p is not None and p < th) if method in TESTS else bool(stat >= th)
+    if drift and method not in TESTS:   # an effect size counts only where the kind's test tells it from chance
+        test = "ks" if ref.kind in ("numeric", "datetime") else "chi_square"
+        tp = values[test][1]
+        if tp is not None and tp >= o.alpha:
+            drift = False
+            why += f"; {method} {stat:.3g} reaches {th:g}, but the {test} test cannot tell it from chance at this size (p = {tp:.2g})"
     if ref.n == 0 or cur.n == 0: drift, why = False, "no values on one side: nothing to compare (see the missing shares)"
     unseen, share = [], 0.0
     if ref.categories is not None and cur.n:
@@ -310,11 +403,7 @@ def compare_column(ref: ColumnSummary, # the reference's summary
         extra = [(c, k) for c, k in zip(cur.categories, cur.counts) if c not in known and k]
         share = sum(k for _, k in extra) / cur.n
         unseen = [c for c, _ in sorted(extra, key=lambda t: -t[1])[:5]]
-    others = {}
-    for m in applicable(ref.kind):
-        if m == method: continue
-        s, pv, _ = statistic(m, ref, cur)
-        others[m] = s if pv is None else {"statistic": s, "p_value": pv}
+    others = {m: s if pv is None else {"statistic": s, "p_value": pv} for m, (s, pv, _) in values.items() if m != method}
     return ColumnDrift(method=method, statistic=stat, p_value=p, effect=eff, threshold=th, drift=drift, why=why,
                        unseen_share=share, unseen=unseen, others=others, **base)
 
