@@ -27,7 +27,8 @@ from .runs import private_dir, run_context
 from .settings import Settings
 
 # %% auto #0
-__all__ = ['out_kind', 'open_sink', 'stable_types', 'ScoreResult', 'score_data', 'latest_input', 'reference_distribution']
+__all__ = ['out_kind', 'open_sink', 'stable_types', 'ScoreResult', 'prefetch', 'BackgroundWriter', 'score_data', 'latest_input',
+           'reference_distribution']
 
 # %% ../nbs/41_score.ipynb #cab4f434
 def out_kind(out: str) -> str:
@@ -81,7 +82,7 @@ class _SqlSink:
         if url.startswith("sqlite:///"):
             path = Path(url.removeprefix("sqlite:///")).expanduser()
             if not path.parent.exists(): raise WorkbenchError(f"--out {url!r}: the folder {str(path.parent)!r} does not exist")
-            self.con = sqlite3.connect(path, timeout=60)
+            self.con = sqlite3.connect(path, timeout=60, check_same_thread=False)   # written by the background writer
         else:
             from workbench.core import require
             sa = require("sqlalchemy", "a database URL other than sqlite:///")
@@ -201,6 +202,63 @@ def _output_frame(chunk: pd.DataFrame, pred: pd.DataFrame, keep: list|None, stam
     return out
 
 # %% ../nbs/41_score.ipynb #be8d7a08
+def prefetch(items, # any iterable, e.g. `iter_batches(...)`
+             depth: int=2, # items read ahead at most
+            ):
+    "Iterate `items` with the next ones produced in a background thread (exceptions are re-raised here)."
+    import queue
+    import threading
+    q, done, stop = queue.Queue(depth), object(), threading.Event()
+    def work():
+        try:
+            for x in items:
+                while not stop.is_set():
+                    try: q.put((x, None), timeout=0.1); break
+                    except queue.Full: continue
+                if stop.is_set(): return
+            q.put((done, None))
+        except BaseException as e: q.put((done, e))
+    t = threading.Thread(target=work, daemon=True, name="workbench-prefetch")
+    t.start()
+    try:
+        while True:
+            x, err = q.get()
+            if x is done:
+                if err is not None: raise err
+                return
+            yield x
+    finally:
+        stop.set()
+
+class BackgroundWriter:
+    "A sink whose `write` hands chunks to a background thread (at most `depth` waiting); `close` waits and re-raises."
+    def __init__(self, sink, depth: int=2):
+        import queue
+        import threading
+        self.sink, self.error = sink, None
+        self.q = queue.Queue(depth)
+        self.thread = threading.Thread(target=self._run, daemon=True, name="workbench-writer")
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            df = self.q.get()
+            if df is None: return
+            if self.error is None:
+                try: self.sink.write(df)
+                except BaseException as e: self.error = e
+
+    def write(self, df: pd.DataFrame) -> None:
+        "Queue `df` for writing (raises an earlier write's error)."
+        if self.error is not None: raise self.error
+        self.q.put(df)
+
+    def close(self) -> None:
+        "Wait for every queued chunk to be written; raise a write's error."
+        if self.thread.is_alive(): self.q.put(None); self.thread.join()
+        if self.error is not None: raise self.error
+
+# %% ../nbs/41_score.ipynb #3240cb03
 def score_data(settings: Settings|None, # the project (its registry and sources); None with `registry` for plain files
                model: str, # NAME@ALIAS, NAME/VERSION or NAME
                data: str|Path, # a source name, or a CSV/Parquet file, folder or glob
@@ -228,8 +286,10 @@ def score_data(settings: Settings|None, # the project (its registry and sources)
     t0, task = time.perf_counter(), v.task
     with ExitStack() as stack:
         sink, rej_box = open_sink(out, stack, table), []
+        writer = BackgroundWriter(sink)
+        stack.callback(writer.close)   # on an error too: the thread ends before the temporary file is removed
         bar = stack.enter_context(tqdm(unit=" rows", disable=not progress, desc=f"scoring with {v.ref}"))
-        for chunk in iter_batches(data, settings, rows=chunk_rows):
+        for chunk in prefetch(iter_batches(data, settings, rows=chunk_rows)):
             if keep is not None and res.chunks == 0:
                 bad = [c for c in keep if c not in chunk.columns]
                 if bad: raise WorkbenchError(f"--keep: {bad[0]!r} is not a column of the data{did_you_mean(bad[0], chunk.columns)}")
@@ -249,10 +309,11 @@ def score_data(settings: Settings|None, # the project (its registry and sources)
                 if missing: raise SchemaError(f"the data lacks the model's input column(s) {missing}")
                 pred = lm.predict(chunk)
                 _tally(res, pred, task)
-                sink.write(_output_frame(chunk, pred, keep, {**stamp, "scored_at": pd.Timestamp.now(tz="UTC")}))
+                writer.write(_output_frame(chunk, pred, keep, {**stamp, "scored_at": pd.Timestamp.now(tz="UTC")}))
                 res.scored += len(chunk)
             bar.update(res.rows - bar.n)
         if rej_box: rej_box[0].commit(); res.rejects = str(rej_path)
+        writer.close()
         sink.commit()
     res.seconds = time.perf_counter() - t0
     return res
