@@ -69,7 +69,7 @@ def test_failing_job_keeps_earlier_reports(project):
     assert "never here" not in html.split("<body", 1)[1].replace("print(&#x27;never here&#x27;)", "")
     assert 'href="#papermill-error-cell"' in html and 'id="papermill-error-cell"' in html
     index = (project / "reports" / "index.html").read_text()
-    row = re.search(r'<tr class="wb-row-failed">.*?</tr>', index, re.S).group(0)
+    row = re.search(r'<tr class="wb-row-failed"[^>]*>.*?</tr>', index, re.S).group(0)
     assert "boom" in row and "planted failure 42" in row and bad["id"] in row
     assert hashlib.sha256(good_report.read_bytes()).hexdigest() == before   # byte-identical
     assert {r["status"] for r in runs(project)} == {"succeeded", "failed"}

@@ -6,6 +6,8 @@ Modules:
 - `workbench.export`: A registered model version exported for another tool: an MLflow model folder with its signature, an input example, its model card and where it came from.
 - `workbench.registry`: The model registry: versions with their evidence, aliases (`champion`, `challenger`, any name), gated promotion, an audit log, safe persistence with skops and sha256, and training a project's model into it.
 - `workbench.registry_browser`: The registry browser widget for JupyterLab: models, versions with their metrics and lineage, aliases, the audit log, and Promote / Rollback through the same gate as the command line.
+- `workbench.schedule`: Cron schedules in a time zone, run by `workbench scheduler`: each run its own process, never two of a job at once, missed runs caught up by policy, retries with backoff, dependencies, Prometheus metrics, and exports for Airflow, cron and systemd.
+- `workbench.schedule_widget`: The schedule browser for JupyterLab: each job's schedule, its next runs in its time zone, its latest runs with links to their reports, and a Run now button.
 - `workbench.serve`: HTTP serving of a registered model with FastAPI on uvicorn: `/predict`, MLflow-compatible `/invocations`, `/health`, Prometheus `/metrics`; strict input checks, the model's data contract, bearer tokens, hot swaps when an alias moves, and a sampled Parquet log of what was served."""
 
 __version__ = "0.1.0"

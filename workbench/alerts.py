@@ -1,4 +1,4 @@
-"""Alert rules on the headline metrics a job run records: evaluated after every run, recorded with it, and sent to a log, a JSON-lines file or an HTTP webhook, with retries, never failing the run.
+"""Alert rules on the headline metrics a job run records, and notices of failed runs: evaluated after every run, recorded with it, and sent to a log, a JSON-lines file, an HTTP webhook or e-mail, with retries, never failing the run.
 
 Docs: https://github.com/workbench-dev/workbench/alerts.html.md"""
 
@@ -17,11 +17,12 @@ from pathlib import Path
 
 from .core import WorkbenchError, file_lock
 from .runs import RunRecord, utcnow
-from .settings import AlertRule, Settings
+from .settings import AlertRule, Settings, SmtpSettings
 
 # %% auto #0
-__all__ = ['SEVERITIES', 'LEVELS', 'WEBHOOK_TIMEOUT', 'WEBHOOK_ATTEMPTS', 'WEBHOOK_BACKOFF', 'Alert', 'evaluate_rules',
-           'SinkError', 'redact', 'post_json', 'append_jsonl', 'Delivery', 'sink_kind', 'notify', 'alert_records']
+__all__ = ['SEVERITIES', 'LEVELS', 'WEBHOOK_TIMEOUT', 'WEBHOOK_ATTEMPTS', 'WEBHOOK_BACKOFF', 'EMAIL_ATTEMPTS', 'Alert',
+           'evaluate_rules', 'SinkError', 'redact', 'post_json', 'append_jsonl', 'send_email', 'Delivery', 'sink_kind',
+           'notify', 'alert_records', 'notify_failure']
 
 # %% ../nbs/52_alerts.ipynb #2c927329
 SEVERITIES = ("info", "warning", "critical")   # least to most severe
@@ -148,20 +149,79 @@ def append_jsonl(path: str|Path, # the JSON-lines file (created with its folder)
         os.fsync(f.fileno())
     return path
 
+# %% ../nbs/52_alerts.ipynb #8e870a91
+EMAIL_ATTEMPTS = 3   # attempts in all; the pause before each retry is WEBHOOK_BACKOFF, doubled each time
+
+def _smtp_once(smtp: SmtpSettings, msg, password: str|None):
+    "(ok, why it failed, whether to try again)."
+    import smtplib
+    import ssl
+    try:
+        ctx = ssl.create_default_context()
+        conn = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=ctx) if smtp.ssl else \
+            smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+        with conn as c:
+            if smtp.starttls and not smtp.ssl: c.starttls(context=ctx)
+            if smtp.username: c.login(smtp.username, password or "")
+            c.send_message(msg)
+        return True, "", False
+    except smtplib.SMTPNotSupportedError as e:
+        return False, f"{e}; the server offers no STARTTLS: set [smtp] starttls = false only for a trusted local relay", False
+    except smtplib.SMTPRecipientsRefused as e:
+        codes = [c for c, _ in e.recipients.values()]
+        return False, "recipients refused: " + ", ".join(f"{r} ({c})" for r, (c, _) in e.recipients.items()), all(400 <= c < 500 for c in codes)
+    except smtplib.SMTPResponseException as e:   # a refused login, sender or message
+        text = e.smtp_error.decode(errors="replace") if isinstance(e.smtp_error, bytes) else str(e.smtp_error)
+        return False, f"SMTP {e.smtp_code} {text}".strip(), 400 <= e.smtp_code < 500
+    except (smtplib.SMTPException, OSError) as e:   # refused, dropped, timed out, a TLS failure
+        return False, f"{type(e).__name__}: {e}", True
+
+def send_email(smtp: SmtpSettings, # the [smtp] section
+               to: list[str], # recipients
+               subject: str, # one line
+               body: str, # plain text
+               attempts: int|None=None, # tries in all; default EMAIL_ATTEMPTS
+               backoff: float|None=None, # seconds before the second try, doubled after; default WEBHOOK_BACKOFF
+              ) -> int:
+    "Send a plain-text e-mail through `smtp`, trying again on failures that may pass; return the attempts made, or raise `SinkError`."
+    import socket
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+    attempts, backoff = attempts or EMAIL_ATTEMPTS, WEBHOOK_BACKOFF if backoff is None else backoff
+    where = f"smtp://{smtp.host}:{smtp.port}"
+    if not smtp.host: raise SinkError("e-mail needs an [smtp] section with host = ... in settings.ini")
+    password = os.environ.get(smtp.password_env) if smtp.password_env else None
+    if smtp.password_env and not password:
+        raise SinkError(f"{where}: the environment variable {smtp.password_env} ([smtp] password_env) is not set")
+    msg = EmailMessage()
+    try:   # a line break in a header is refused here: nothing can add a header
+        msg["From"] = smtp.sender or f"workbench@{socket.getfqdn()}"
+        msg["To"] = ", ".join(to)
+        msg["Subject"] = subject
+    except ValueError as e: raise SinkError(f"{where}: {e}") from e
+    msg["Date"], msg["Message-ID"] = formatdate(usegmt=True), make_msgid(domain="workbench.local")
+    msg.set_content(body)
+    for i in range(1, attempts + 1):
+        ok, why, again = _smtp_once(smtp, msg, password)
+        if ok: return i
+        if not again or i == attempts: raise SinkError(f"{where}: {why} (attempt {i} of {attempts})", attempts=i)
+        time.sleep(backoff * 2 ** (i - 1))
+
 # %% ../nbs/52_alerts.ipynb #70a863d9
 @dataclass(frozen=True)
 class Delivery:
     "What became of one alert sent to one sink."
-    rule: str # the alert's rule
-    sink: str # 'log', the file as settings.ini names it, or the webhook (scheme and host only)
+    rule: str # the alert's rule; 'on_failure' for the notice of a failed run
+    sink: str # 'log', the file or mailto:ADDRESS as settings.ini names it, 'email', or the webhook (scheme and host only)
     ok: bool
     error: str|None = None # why it failed
     attempts: int = 1
 
 # %% ../nbs/52_alerts.ipynb #fec162e0
 def sink_kind(target: str) -> str:
-    "'log', 'webhook' (an http(s) URL) or 'file', for an entry of a rule's `notify`."
+    "'log', 'webhook' (an http(s) URL), 'email' (mailto:ADDRESS, or email: [smtp] to) or 'file', for an entry of a rule's `notify`."
     if target == "log": return "log"
+    if target == "email" or target.lower().startswith("mailto:"): return "email"
     return "webhook" if target.lower().startswith(("http://", "https://")) else "file"
 
 # %% ../nbs/52_alerts.ipynb #e16c6e87
@@ -171,49 +231,90 @@ _log.addHandler(logging.NullHandler())   # a program that configures logging see
 def _stderr(line: str): print(line, file=sys.stderr, flush=True)
 
 def _payload(a: Alert, settings: Settings, run: RunRecord) -> dict:
-    return dict(time=utcnow(), project=settings.project.name, job=run.job, run_id=run.id, status=run.status,
+    return dict(time=utcnow(), event="alert", project=settings.project.name, job=run.job, run_id=run.id, status=run.status,
                 **a.to_dict(), report=run.report)
+
+def _log_lines(p: dict) -> tuple[int, str, str]:
+    "The `log` sink's level, its logging message and its stderr line for a payload."
+    if p.get("event") == "run_failed":
+        return (logging.ERROR, f"run {p['run_id']} of job {p['job']} {p['message']}",
+                f"workbench: job {p['job']} {p['message']} (run {p['run_id']})")
+    return (LEVELS.get(p["severity"], logging.WARNING), f"alert {p['rule']} [{p['severity']}] run {p['run_id']}: {p['message']}",
+            f"workbench: alert [{p['severity']}] {p['rule']}: {p['message']}")
+
+def _email_text(items: list[tuple[str, dict]], settings: Settings) -> tuple[str, str]:
+    "The subject and body of one e-mail about one run: its alerts, or the notice that it failed."
+    import socket
+    ps = [p for _, p in items]
+    p0, head = ps[0], f"[workbench] {settings.project.name}: "
+    if p0.get("event") == "run_failed":
+        subject = head + f"job {p0['job']} {p0['status'].replace('_', ' ')}"
+        lines = [f"Job {p0['job']} {p0['message']}.", "", "Error:", p0.get("error") or "(none recorded)"]
+    else:
+        worst = max((p["severity"] for p in ps), key=lambda s: SEVERITIES.index(s) if s in SEVERITIES else -1)
+        subject = head + (f"{p0['severity']} alert {p0['rule']} on job {p0['job']}" if len(ps) == 1
+                          else f"{len(ps)} alerts on job {p0['job']} (highest severity: {worst})")
+        lines = [f"[{p['severity']}] {p['rule']}: {p['message']}" for p in ps]
+    lines += ["", f"Run: {p0['run_id']} ({p0['status'].replace('_', ' ')})",
+              f"Report: {p0.get('report') or 'none'} in the project folder {settings.root} on {socket.gethostname()}"]
+    return subject, "\n".join(lines) + "\n"
 
 def _to_file(target, items, settings) -> list[Delivery]:
     try:
         append_jsonl(settings.root/Path(target).expanduser(), [p for _, p in items])
-        return [Delivery(a.rule, target, True) for a, _ in items]
+        return [Delivery(key, target, True) for key, _ in items]
     except Exception as e:   # an unwritable folder, a full disk
-        return [Delivery(a.rule, target, False, f"{type(e).__name__}: {e}") for a, _ in items]
+        return [Delivery(key, target, False, f"{type(e).__name__}: {e}") for key, _ in items]
 
-def _to_webhook(a: Alert, url: str, payload: dict) -> Delivery:
-    try: return Delivery(a.rule, redact(url), True, attempts=post_json(url, payload))
-    except SinkError as e: return Delivery(a.rule, redact(url), False, str(e), e.attempts)
-    except Exception as e: return Delivery(a.rule, redact(url), False, f"{type(e).__name__}: {e}")   # a bad URL
+def _to_webhook(key: str, url: str, payload: dict) -> list[Delivery]:
+    try: return [Delivery(key, redact(url), True, attempts=post_json(url, payload))]
+    except SinkError as e: return [Delivery(key, redact(url), False, str(e), e.attempts)]
+    except Exception as e: return [Delivery(key, redact(url), False, f"{type(e).__name__}: {e}")]   # a bad URL
+
+def _to_email(target: str, items: list[tuple[str, dict]], settings: Settings) -> list[Delivery]:
+    "One e-mail to `target` about the items (all of one run); a delivery for each."
+    to = settings.smtp.to if target == "email" else [target[len("mailto:"):]]
+    try:
+        n = send_email(settings.smtp, to, *_email_text(items, settings))
+        return [Delivery(key, target, True, attempts=n) for key, _ in items]
+    except SinkError as e: return [Delivery(key, target, False, str(e), e.attempts) for key, _ in items]
+    except Exception as e: return [Delivery(key, target, False, f"{type(e).__name__}: {e}") for key, _ in items]
+
+def _deliver(sends: list[tuple[str, str, dict]], # (rule or 'on_failure', sink, payload)
+             settings: Settings, echo) -> list[Delivery]:
+    "Deliver each payload to its sink: the log at once, files and e-mails one per sink, webhooks and e-mails side by side."
+    from concurrent.futures import ThreadPoolExecutor
+    out, files, mails, slow = [], {}, {}, []
+    for key, target, payload in sends:
+        kind = sink_kind(target)
+        if kind == "log":
+            level, message, line = _log_lines(payload)
+            _log.log(level, message)
+            echo(line)
+            out.append(Delivery(key, "log", True))
+        elif kind == "file": files.setdefault(target, []).append((key, payload))
+        elif kind == "email": mails.setdefault(target, []).append((key, payload))
+        else: slow.append(lambda k=key, t=target, p=payload: _to_webhook(k, t, p))
+    for target, items in files.items(): out += _to_file(target, items, settings)
+    slow += [lambda t=t, i=i: _to_email(t, i, settings) for t, i in mails.items()]
+    if slow:
+        with ThreadPoolExecutor(max_workers=min(8, len(slow)), thread_name_prefix="workbench-sink") as pool:
+            for ds in pool.map(lambda f: f(), slow): out += ds
+    for d in out:
+        what = "the notice that the run failed" if d.rule == "on_failure" else f"alert {d.rule!r}"
+        if not d.ok: echo(f"workbench: {what} could not be sent to {d.sink}: {d.error}")
+    return out
 
 def notify(alerts: list[Alert], # what `evaluate_rules` returned for the run
            rules, # the rules, a dict by name (`settings.alerts`) or a list: each alert goes to its rule's `notify`
-           settings: Settings, # the project: its name, and the folder file sinks are relative to
+           settings: Settings, # the project: its name, the folder file sinks are relative to, [smtp]
            run: RunRecord, # the run the alerts are about
            echo=None, # called with each line for stderr (the `log` sink, failed deliveries); default: print to stderr
           ) -> list[Delivery]:
     "Send each alert to its rule's sinks; return how each delivery went (a failed sink is reported, never raised)."
-    from concurrent.futures import ThreadPoolExecutor
-    echo = echo or _stderr
     rules = rules if isinstance(rules, dict) else {r.name: r for r in rules}
-    out, files, hooks = [], {}, []
-    for a in alerts:
-        payload = _payload(a, settings, run)
-        for target in getattr(rules.get(a.rule), "notify", []):
-            kind = sink_kind(target)
-            if kind == "log":
-                _log.log(LEVELS.get(a.severity, logging.WARNING), "alert %s [%s] run %s: %s", a.rule, a.severity, run.id, a.message)
-                echo(f"workbench: alert [{a.severity}] {a.rule}: {a.message}")
-                out.append(Delivery(a.rule, "log", True))
-            elif kind == "file": files.setdefault(target, []).append((a, payload))
-            else: hooks.append((a, target, payload))
-    for target, items in files.items(): out += _to_file(target, items, settings)
-    if hooks:
-        with ThreadPoolExecutor(max_workers=min(8, len(hooks)), thread_name_prefix="workbench-webhook") as pool:
-            out += list(pool.map(lambda h: _to_webhook(*h), hooks))
-    for d in out:
-        if not d.ok: echo(f"workbench: alert {d.rule!r} could not be sent to {d.sink}: {d.error}")
-    return out
+    sends = [(a.rule, t, _payload(a, settings, run)) for a in alerts for t in getattr(rules.get(a.rule), "notify", [])]
+    return _deliver(sends, settings, echo or _stderr)
 
 # %% ../nbs/52_alerts.ipynb #40423871
 def alert_records(alerts: list[Alert], # the alerts a run fired
@@ -222,3 +323,17 @@ def alert_records(alerts: list[Alert], # the alerts a run fired
     "The alerts as the run history stores them (`RunRecord.alerts`): each with the outcome of its deliveries."
     return [{**a.to_dict(), "deliveries": [{k: v for k, v in asdict(x).items() if k != "rule"} for x in deliveries if x.rule == a.rule]}
             for a in alerts]
+
+# %% ../nbs/52_alerts.ipynb #5c69bd03
+def notify_failure(run: RunRecord, # the run, with its outcome
+                   settings: Settings, # the project: `[notify] on_failure`, `[smtp]`
+                   echo=None, # called with each line for stderr; default: print to stderr
+                  ) -> list[Delivery]:
+    "Tell the sinks of `[notify] on_failure` that `run` failed or timed out; return how each delivery went (empty for any other outcome)."
+    if run.status not in ("failed", "timed_out") or not settings.notify.on_failure: return []
+    last = (run.error or "").strip().splitlines()[-1:] or ["no error recorded"]
+    took = f" after {run.duration_s:,.1f} s" if run.duration_s is not None else ""
+    payload = dict(time=utcnow(), event="run_failed", project=settings.project.name, job=run.job, run_id=run.id,
+                   status=run.status, message=f"{run.status.replace('_', ' ')}{took}: {last[0][:300]}", error=run.error,
+                   started_at=run.started_at, duration_s=run.duration_s, report=run.report)
+    return _deliver([("on_failure", t, payload) for t in settings.notify.on_failure], settings, echo or _stderr)

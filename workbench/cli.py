@@ -16,10 +16,11 @@ from .core import WorkbenchError
 from .settings import load_settings
 
 # %% auto #0
-__all__ = ['EXIT', 'cmd_run', 'cmd_runs', 'cmd_jobs', 'cmd_check', 'cmd_demo', 'cmd_sources', 'cmd_contract_infer',
+__all__ = ['EXIT', 'cmd_run', 'cmd_runs', 'cmd_rerun', 'cmd_jobs', 'cmd_check', 'cmd_demo', 'cmd_sources', 'cmd_contract_infer',
            'cmd_validate', 'cmd_train', 'cmd_evaluate', 'cmd_registry_list', 'cmd_registry_show',
            'cmd_registry_promote', 'cmd_registry_rollback', 'cmd_registry_export', 'cmd_score', 'cmd_serve',
-           'cmd_monitor', 'cmd_container', 'cmd_catalog', 'parser', 'main']
+           'cmd_monitor', 'cmd_container', 'cmd_catalog', 'cmd_scheduler', 'cmd_reports_serve', 'cmd_reports_prune',
+           'parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #76b7abb1
 EXIT = {"succeeded": 0, "failed": 1, "timed_out": 124, "cancelled": 130}
@@ -56,6 +57,14 @@ def cmd_runs(a):
         print(f"{r.id:40} {r.job:14} {r.status:10} {r.started_at[:19]} {dur}  {r.report or ''}")
     if not runs: print("no runs yet: try `workbench run profile`", file=sys.stderr)
     return 0
+
+def cmd_rerun(a):
+    "Run a run's job again with the same parameters, warning (stderr) of each way the notebook, workbench, git commit or data differ."
+    from workbench.jobs import rerun
+    rec = rerun(a.run_id, settings=_settings(a), timeout=a.timeout, cell_timeout=a.cell_timeout, progress=not a.no_progress)
+    print(f"{rec.status}: {rec.job} run {rec.id} (rerun of {a.run_id}) in {rec.duration_s:.1f} s\nreport: {rec.report}")
+    if rec.error: print(f"error: {rec.error}", file=sys.stderr)
+    return EXIT[rec.status]
 
 # %% ../nbs/90_cli.ipynb #9e1333f1
 def cmd_jobs(a):
@@ -290,6 +299,37 @@ def cmd_catalog(a):
     print(rebuild_catalog(_settings(a)))
     return 0
 
+def cmd_scheduler(a):
+    "Run the schedules in the foreground (the default), export them for Airflow, cron or systemd, or show their status."
+    from workbench import schedule
+    if a.action == "export":
+        if not a.format: raise WorkbenchError("workbench scheduler export: give --format airflow, cron or systemd (and --out PATH to write it)")
+        text = schedule.export_schedule(_settings(a), a.format, a.out)
+        print(f"wrote {a.out}" if a.out else text, end="\n" if a.out else "")
+        return 0
+    if a.action == "status":
+        st = schedule.scheduler_status(_settings(a))
+        print(json.dumps(st, indent=1) if a.json else schedule.format_status(st))
+        return 0
+    return schedule.run_scheduler(a.project, once=a.once, interval=a.tick, stop_grace=a.stop_grace)
+
+def cmd_reports_serve(a):
+    "Serve reports/ read-only over HTTP until stopped."
+    from workbench.reports import serve_reports
+    serve_reports(_settings(a), host=a.host, port=a.port, token=a.token)
+    return 0
+
+def cmd_reports_prune(a):
+    "Remove the report files of old runs; they stay in the history, and the catalog never links to a removed file."
+    from dataclasses import asdict
+    from workbench.reports import prune_reports
+    s = _settings(a)
+    done = prune_reports(s, keep=a.keep, older_than=a.older_than, dry_run=a.dry_run)
+    if a.json: print(json.dumps({**asdict(done), "dry_run": a.dry_run}, indent=1)); return 0
+    for f in done.files: print(("would remove " if a.dry_run else "removed ") + f)
+    print(("would prune " if a.dry_run else "pruned ") + done.summary() + ("" if a.dry_run or not done.runs else "; catalog rebuilt"))
+    return 0
+
 # %% ../nbs/90_cli.ipynb #144b1143
 def _positive(v):
     try: x = int(v)
@@ -307,6 +347,12 @@ def _nonneg(v):
     try: x = float(v)
     except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {v!r}") from None
     if not x >= 0 or x == float("inf"): raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {v!r}")
+    return x
+
+def _count(v):
+    try: x = int(v)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a whole number, got {v!r}") from None
+    if x < 0: raise argparse.ArgumentTypeError(f"must be at least 0, got {x}")
     return x
 
 _MODEL = "NAME@ALIAS, NAME/VERSION, or NAME (= NAME@champion)"
@@ -331,6 +377,55 @@ def _registry_parsers(sub):
     x.add_argument("model", help=_MODEL); x.add_argument("--format", choices=["mlflow"], default="mlflow")
     x.add_argument("--out", required=True, help="the folder to write (must not exist)"); x.set_defaults(func=cmd_registry_export)
 
+def _rerun_parser(sub):
+    rr = sub.add_parser("rerun", help="run a run's job again with the same parameters; warns of each change since "
+                                      "(notebook hash, workbench version, git commit, data)")
+    rr.add_argument("run_id", metavar="RUN_ID", help="the run to repeat (workbench runs lists them)")
+    rr.add_argument("--timeout", type=_positive, metavar="S", help="seconds for the whole run (default: the job's timeout)")
+    rr.add_argument("--cell-timeout", type=_positive, metavar="S", help="seconds per cell (default: the job's cell_timeout)")
+    rr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rr.set_defaults(func=cmd_rerun)
+
+def _reports_parsers(sub):
+    rp = sub.add_parser("reports", help="share reports/: serve it read-only over HTTP, prune old reports") \
+        .add_subparsers(dest="reports_command", metavar="ACTION", required=True)
+    x = rp.add_parser("serve", help="serve reports/ read-only over HTTP (127.0.0.1; any other address needs a token or a password)")
+    x.add_argument("--host", help="address to bind (default [reports] host, 127.0.0.1; 0.0.0.0 needs a token or [reports] password_env)")
+    x.add_argument("--port", type=int, help="port (default [reports] port, 8080; 0 picks a free one)")
+    x.add_argument("--token", help="the token readers send: ?token=TOKEN once, or 'Authorization: Bearer TOKEN' "
+                                   "(default [reports] token, else $WORKBENCH_REPORTS_TOKEN)")
+    x.set_defaults(func=cmd_reports_serve)
+    x = rp.add_parser("prune", help="remove the report files of old runs (they stay in the history); the catalog keeps no dead link")
+    x.add_argument("--keep", type=_count, metavar="N", help="keep the reports of the newest N runs of each job")
+    x.add_argument("--older-than", type=_nonneg, metavar="DAYS", help="remove the reports of runs started more than DAYS ago "
+                                                                      "(with --keep: runs beyond the newest N and that old)")
+    x.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    x.add_argument("--json", action="store_true", help="print what was removed as JSON")
+    x.set_defaults(func=cmd_reports_prune)
+
+def _interval(v):
+    try: x = float(v)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a number of seconds, got {v!r}") from None
+    if not 0 < x < float("inf"): raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {v!r}")
+    return x
+
+def _scheduler_parser(sub):
+    sc = sub.add_parser("scheduler", help="run the job schedules in the foreground (a daemon); export them for Airflow, cron or "
+                                          "systemd; or show their status")
+    sc.add_argument("action", nargs="?", choices=["run", "export", "status"], default="run",
+                    help="run (the default): tick until SIGTERM; export: the schedule for another scheduler; status: the "
+                         "scheduler and each job's next and latest runs")
+    sc.add_argument("--once", action="store_true", help="run: the runs due now (with their retries and dependents), then exit "
+                                                        "(1 when one did not succeed)")
+    sc.add_argument("--tick", type=_interval, default=5.0, metavar="SECONDS", help="run: seconds between looks at the schedule (default 5)")
+    sc.add_argument("--stop-grace", type=_nonneg, default=30.0, metavar="SECONDS",
+                    help="run: on SIGTERM, seconds running jobs get to end before they are cancelled (default 30)")
+    sc.add_argument("--format", choices=["airflow", "cron", "systemd"],
+                    help="export: an Airflow DAG file, a crontab calling `workbench run`, or a systemd unit running this scheduler")
+    sc.add_argument("--out", metavar="PATH", help="export: write to PATH (atomically) instead of printing")
+    sc.add_argument("--json", action="store_true", help="status: print JSON")
+    sc.set_defaults(func=cmd_scheduler)
+
 def parser() -> argparse.ArgumentParser:
     "The argument parser of the `workbench` command."
     p = argparse.ArgumentParser(prog="workbench", description=workbench.__doc__.splitlines()[0] if workbench.__doc__ else None)
@@ -350,6 +445,7 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("--status", choices=["running", "succeeded", "failed", "timed_out", "cancelled"], help="only runs with this status")
     h.add_argument("--limit", type=int, help="at most N runs"); h.add_argument("--json", action="store_true", help="print JSON")
     h.set_defaults(func=cmd_runs)
+    _rerun_parser(sub)
     j = sub.add_parser("jobs", help="list jobs and their parameters"); j.add_argument("--json", action="store_true")
     j.set_defaults(func=cmd_jobs)
     sub.add_parser("check", help="validate settings.ini and job parameters, and check them against a sample of the data").set_defaults(func=cmd_check)
@@ -390,6 +486,8 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_evaluate)
     _registry_parsers(sub)
+    _scheduler_parser(sub)
+    _reports_parsers(sub)
     sc = sub.add_parser("score", help="score data with a registered model, in chunks; rows failing its contract go to --rejects")
     sc.add_argument("model", help=_MODEL)
     sc.add_argument("data", help="a source name, or a CSV/Parquet file, folder or glob")

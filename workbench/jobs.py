@@ -15,20 +15,20 @@ import socket
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .core import WorkbenchError, atomic_path, atomic_write, file_lock
 from .settings import _FALSE, _TRUE, JOB_KEYS, JobSettings, Settings, load_settings
-from .runs import RunRecord, RunStore, recorded_metrics, utcnow
+from .runs import RunRecord, RunStore, provenance, provenance_changes, recorded_metrics, recorded_models, utcnow
 from .report import render_report, write_catalog
-from .alerts import alert_records, evaluate_rules, notify
+from .alerts import alert_records, evaluate_rules, notify, notify_failure
 
 # %% auto #0
 __all__ = ['DEMO_JOBS', 'JobError', 'bundled_notebooks', 'job_settings', 'notebook_path', 'Parameter', 'parse_parameters',
            'notebook_parameters', 'coerce', 'resolve_parameters', 'new_run_id', 'store', 'rebuild_catalog', 'reap_dead',
-           'run_job', 'run_demo']
+           'run_job', 'rerun', 'run_demo']
 
 # %% ../nbs/70_jobs.ipynb #e5d15ba4
 class JobError(WorkbenchError, ValueError):
@@ -264,13 +264,27 @@ def run_job(name: str, # job name: a [job:NAME] section or a bundled job noteboo
     job = job_settings(name, settings)
     nb_path = notebook_path(job, settings)
     values = resolve_parameters(job, notebook_parameters(nb_path), parameters, settings.path.name, origin)
+    return _run(job, nb_path, values, settings, timeout, cell_timeout, progress)
+
+def _provenance(nb_path, values, settings) -> dict:
+    "The run's provenance (`workbench.runs.provenance`) over the notebook's defaults and `values`; when it cannot be found out, a line on stderr and nothing recorded."
+    try:
+        defaults = {k: p.default for k, p in notebook_parameters(nb_path).items() if isinstance(p.default, str)}
+        return provenance(nb_path, {**defaults, **values}, settings)
+    except Exception as e:
+        print(f"workbench: the run's provenance could not be recorded: {_error_text(e)}", file=sys.stderr)
+        return {}
+
+def _run(job, nb_path, values, settings, timeout, cell_timeout, progress, prov=None, rerun_of=None) -> RunRecord:
+    "Run `nb_path` with `values` (already checked) as a run of `job`; return its record."
     timeout, cell_timeout = timeout or job.timeout, cell_timeout or job.cell_timeout
+    prov = _provenance(nb_path, values, settings) if prov is None else prov
     run_id, t0 = new_run_id(job.name), time.monotonic()
     job_dir = settings.project.reports_dir/job.name
     def rel(p): return Path(os.path.relpath(p, settings.root)).as_posix()
     rec = RunRecord(run_id, job.name, "running", utcnow(), parameters=values, source=str(job.notebook),
                     report=rel(job_dir/f"{run_id}.html"), notebook=rel(job_dir/f"{run_id}.ipynb"),
-                    host=socket.gethostname(), pid=os.getpid())
+                    host=socket.gethostname(), pid=os.getpid(), rerun_of=rerun_of, **prov)
     st = store(settings)
     st.add(rec)
     rebuild_catalog(settings)
@@ -314,12 +328,23 @@ def _send_alerts(rec, alerts, st, settings):
     except Exception as e: print(f"workbench: the run's alerts could not be sent: {_error_text(e)}", file=sys.stderr)
     return rec
 
+def _send_failure(rec, st, settings):
+    "Tell `[notify] on_failure` that the run failed or timed out, then record how each delivery went; a failing sink never fails the run."
+    try:
+        done = notify_failure(rec, settings)
+        if done:
+            rec = replace(rec, notifications=[{"event": "run_failed", **{k: v for k, v in asdict(d).items() if k != "rule"}} for d in done])
+            st.update(rec.id, notifications=rec.notifications)
+    except Exception as e: print(f"workbench: the notice of the run's failure could not be sent: {_error_text(e)}", file=sys.stderr)
+    return rec
+
 def _finish(rec, st, settings, nb_path, tmp_nb, status, error, duration):
     "Write the executed notebook and the HTML report, record the outcome and its alerts, rebuild the catalog, send the alerts."
     import nbformat
     nb = nbformat.read(tmp_nb if tmp_nb.exists() else nb_path, as_version=4)
-    rec = replace(rec, status=status, error=error, ended_at=utcnow(), duration_s=round(duration, 3),
-                  metrics=recorded_metrics(nb))
+    metrics = recorded_metrics(nb)
+    rec = replace(rec, status=status, error=error, ended_at=utcnow(), duration_s=round(duration, 3), metrics=metrics,
+                  models=recorded_models(metrics))
     alerts = _evaluate_alerts(rec, settings)
     rec = replace(rec, alerts=alert_records(alerts))
     def failed(what, e):
@@ -339,11 +364,34 @@ def _finish(rec, st, settings, nb_path, tmp_nb, status, error, duration):
     finally:
         tmp_nb.unlink(missing_ok=True)
         st.update(rec.id, status=rec.status, error=rec.error, ended_at=rec.ended_at, duration_s=rec.duration_s,
-                  metrics=rec.metrics, alerts=rec.alerts)
+                  metrics=rec.metrics, alerts=rec.alerts, models=rec.models)
         try: rebuild_catalog(settings)
         except WorkbenchError as e: print(f"workbench: the catalog could not be rebuilt: {e}", file=sys.stderr)
         if alerts: rec = _send_alerts(rec, alerts, st, settings)   # last: a slow webhook holds up nothing already recorded
+        if rec.status in ("failed", "timed_out"): rec = _send_failure(rec, st, settings)
     return rec
+
+# %% ../nbs/70_jobs.ipynb #63b8709d
+def _warn(line: str): print(f"workbench: warning: {line}", file=sys.stderr, flush=True)
+
+def rerun(run_id: str, # the id of the run to repeat (`workbench runs` lists them)
+          settings: Settings|None=None, # the project's settings; default: found from the current folder
+          timeout: int|None=None, # seconds for the whole run; default: the job's `timeout`
+          cell_timeout: int|None=None, # seconds per cell; default: the job's `cell_timeout`
+          progress: bool=False, # show a progress bar of cells
+          warn=None, # called with each difference from the original run; default: a line on stderr
+         ) -> RunRecord:
+    "Run the job of run `run_id` again with its parameters, after warning of each way its notebook, workbench, git commit or data differ now."
+    settings, warn = settings or load_settings(), warn or _warn
+    try: before = store(settings).get(run_id)
+    except KeyError as e: raise JobError(e.args[0]) from None
+    job = job_settings(before.job, settings)
+    nb_path = notebook_path(job, settings)
+    values = resolve_parameters(replace(job, parameters={}), notebook_parameters(nb_path), before.parameters,
+                                settings.path.name, f"run {run_id}")
+    prov = _provenance(nb_path, values, settings)
+    for change in (provenance_changes(before, prov) if prov else []): warn(f"rerun of {run_id}: {change}")
+    return _run(job, nb_path, values, settings, timeout, cell_timeout, progress, prov, rerun_of=run_id)
 
 # %% ../nbs/70_jobs.ipynb #8aeeda6f
 DEMO_JOBS = ["profile", "quality", "train", "score", "monitor"]

@@ -16,10 +16,11 @@ import re
 from pathlib import Path
 
 from .core import atomic_write
-from .runs import RunRecord
+from .runs import STATUSES, RunRecord
 
 # %% auto #0
-__all__ = ['REPORT_CSP', 'badge', 'safe_html', 'render_report', 'catalog_html', 'write_catalog']
+__all__ = ['REPORT_CSP', 'TREND_RUNS', 'CATALOG_CSP', 'badge', 'safe_html', 'render_report', 'sparkline', 'metric_trends',
+           'catalog_html', 'write_catalog']
 
 # %% ../nbs/69_report.ipynb #cad510d1
 def _esc(x) -> str: return html.escape(str(x), quote=True)
@@ -140,11 +141,28 @@ def _alerts_banner(alerts: list[dict]) -> str:
             '<table class="wb-kv"><thead><tr><th>severity</th><th>rule</th><th>metric</th><th>value</th><th>condition</th></tr></thead>'
             f"<tbody>{rows}</tbody></table></div>")
 
+def _provenance_line(rec: RunRecord) -> str:
+    "Where the run came from, in one line: workbench version, git commit, notebook hash, models, inputs, the run it repeats."
+    parts = []
+    if rec.workbench_version: parts.append(f"<b>workbench</b> {_esc(rec.workbench_version)}")
+    if rec.git_commit:
+        parts.append(f"<b>git</b> {_esc(rec.git_commit[:12])}" + (" (uncommitted changes)" if rec.git_dirty else ""))
+    if rec.notebook_sha256: parts.append(f"<b>notebook sha256</b> {_esc(rec.notebook_sha256[:12])}")
+    if rec.models: parts.append(f"<b>models</b> {_esc(', '.join(map(str, rec.models)))}")
+    for k, fp in (rec.inputs or {}).items():
+        if isinstance(fp, dict) and "files" in fp:
+            parts.append(f"<b>{_esc(k)}</b> {_esc(_fmt(fp['files']))} files, {_esc(_fmt(fp.get('bytes', 0)))} bytes, "
+                         f"newest {_esc(_when(fp.get('modified')))}")
+    if rec.rerun_of: parts.append(f"<b>rerun of</b> {_esc(rec.rerun_of)}")
+    return " · ".join(parts)
+
 def _header(rec: RunRecord, title: str) -> str:
     dur = f"{rec.duration_s:,.1f} s" if rec.duration_s is not None else "—"
     out = [f'<div class="wb-head"><h1>{_esc(title)} {badge(rec.status)}</h1>',
            f'<div class="wb-meta"><b>job</b> {_esc(rec.job)} · <b>run</b> {_esc(rec.id)} · <b>started</b> '
            f'{_esc(_when(rec.started_at))} · <b>duration</b> {dur}</div>']
+    prov = _provenance_line(rec)
+    if prov: out.append(f'<div class="wb-meta">{prov}</div>')
     if rec.parameters: out.append(f"<div class=wb-meta><b>parameters</b></div>{_kv_table(rec.parameters)}")
     if rec.metrics: out.append(f"<div class=wb-meta><b>headline metrics</b></div>{_kv_table(rec.metrics)}")
     out.append("</div>")
@@ -205,17 +223,68 @@ def render_report(nb, # the executed notebook (NotebookNode)
     return body
 
 # %% ../nbs/69_report.ipynb #80e17299
+def sparkline(values: list[float], # oldest first
+              failed: list[bool]|None=None, # per value: from a run that failed (drawn red)
+              label: str="", # what it shows, for screen readers and a tooltip
+              width: int=120, height: int=26, # pixels
+             ) -> str:
+    "An inline SVG line through `values`, the last point and failed runs' points marked; numbers only, so nothing in it can run."
+    n, lo, hi = len(values), min(values), max(values)
+    span = (hi - lo) or 1.0
+    def xy(i, v): return (2 + i * (width - 4) / (n - 1) if n > 1 else width / 2,
+                          height / 2 if hi == lo else height - 3 - (v - lo) / span * (height - 6))
+    pts = [xy(i, v) for i, v in enumerate(values)]
+    line = f'<polyline fill="none" stroke="#0969da" stroke-width="1.5" points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in pts)}"/>'
+    dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="#cf222e"/>' for (x, y), bad in zip(pts, failed or []) if bad)
+    last = f'<circle cx="{pts[-1][0]:.1f}" cy="{pts[-1][1]:.1f}" r="2.5" fill="{"#cf222e" if (failed or [False])[-1] else "#0969da"}"/>'
+    return (f'<svg class="wb-spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="{_esc(label)}"><title>{_esc(label)}</title>{line}{dots}{last}</svg>')
+
+# %% ../nbs/69_report.ipynb #63f3de49
+TREND_RUNS = 30   # runs per job the catalog's trends show, newest last
+
+def metric_trends(runs: list[RunRecord], # newest first, as the history lists them
+                  last: int=TREND_RUNS, # runs per job at most
+                 ) -> dict[str, dict[str, list[tuple[str, float, bool]]]]:
+    "Per job, per numeric headline metric: (run id, value, succeeded) over its last `last` finished runs that recorded it, oldest first."
+    out: dict = {}
+    for r in runs:
+        if r.status == "running": continue
+        for m, v in r.metrics.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or abs(v) == float("inf"): continue
+            pts = out.setdefault(r.job, {}).setdefault(m, [])
+            if len(pts) < last: pts.append((r.id, float(v), r.status == "succeeded"))
+    return {j: {m: pts[::-1] for m, pts in ms.items()} for j, ms in out.items()}
+
+# %% ../nbs/69_report.ipynb #100c6e59
 _CATALOG_JS = """
 const q=document.getElementById('wb-q');q&&q.addEventListener('input',()=>{const t=q.value.toLowerCase();
 document.querySelectorAll('#wb-runs tbody tr').forEach(r=>{r.style.display=r.textContent.toLowerCase().includes(t)?'':'none'})});
 """
 _CATALOG_JS_HASH = "sha256-" + base64.b64encode(hashlib.sha256(_CATALOG_JS.encode()).digest()).decode()   # the one script the CSP allows
+CATALOG_CSP = REPORT_CSP.replace("default-src 'none';", f"default-src 'none'; script-src '{_CATALOG_JS_HASH}';")
 _CATALOG_CSS = """
 tr.wb-row-failed td,tr.wb-row-timed_out td{background:#ffebe9}tr.wb-row-cancelled td{background:#fff8c5}
 #wb-runs td,#wb-runs th{text-align:left}#wb-runs td.num{text-align:right}.wb-small{font-size:12px;color:var(--mute)}
 .wb-cards{display:flex;flex-wrap:wrap;gap:10px;margin:10px 0 18px}.wb-card{border:1px solid var(--line);border-radius:8px;padding:8px 12px;min-width:190px}
 .wb-card.bad{border-color:var(--bad)}.wb-card.warn{border-color:var(--warn)}input#wb-q{font:inherit;padding:4px 8px;width:320px;max-width:100%;border:1px solid var(--line);border-radius:6px}
+.wb-f{position:absolute;opacity:0;width:1px;height:1px;margin:0;overflow:hidden}
+.wb-filter-bar{margin:6px 0;font-size:13px}.wb-filter-bar b{margin:0 4px 0 10px}.wb-filter-bar b:first-child{margin-left:0}
+.wb-filter-bar label{display:inline-block;padding:1px 9px;margin:2px;border:1px solid var(--line);border-radius:12px;cursor:pointer}
+.wb-trends{display:flex;flex-wrap:wrap;gap:10px 28px}.wb-trends section{min-width:300px}.wb-trends h3{font-size:1.05em;margin:.6em 0 .2em}
+.wb-trends td,.wb-trends th{border:0;padding:1px 8px 1px 0;vertical-align:middle}.wb-spark{display:block}
 """
+
+def _filter_css(n_jobs: int, statuses: list[str]) -> str:
+    "One rule per filter choice: the rows of other jobs (statuses) hidden, the chosen label highlighted, the focused one outlined."
+    on, focus = "{background:#0969da;border-color:#0969da;color:#fff}", "{outline:2px solid #0969da;outline-offset:1px}"
+    out = ["#wb-job-all:checked~.wb-filter-bar label[for=wb-job-all]" + on, "#wb-st-all:checked~.wb-filter-bar label[for=wb-st-all]" + on]
+    for key, row in [(f"job-{i}", f'[data-job="{i}"]') for i in range(n_jobs)] + [(f"st-{s}", f".wb-row-{s}") for s in statuses]:
+        out += [f"#wb-{key}:checked~#wb-runs tbody tr:not({row}){{display:none}}",
+                f"#wb-{key}:checked~.wb-filter-bar label[for=wb-{key}]{on}"]
+    out += [f"#wb-{k}:focus-visible~.wb-filter-bar label[for=wb-{k}]{focus}"
+            for k in ["job-all", "st-all", *(f"job-{i}" for i in range(n_jobs)), *(f"st-{s}" for s in statuses)]]
+    return "\n".join(out)
 
 def _link(target: str|None, root: Path, reports_dir: Path, text: str, missing: str="") -> str:
     "A link from the catalog to `target`, or `missing` when there is no such file (never a dead link)."
@@ -237,6 +306,31 @@ def _alerts_line(alerts: list[dict], names: bool=False) -> str:
 def _cell_dict(d: dict) -> str:
     return "<br>".join(f"{_esc(k)}={_esc(_fmt(v))}" for k, v in d.items()) or '<span class="wb-small">—</span>'
 
+def _filters(jobs: list[str], statuses: list[str], runs: list[RunRecord]) -> str:
+    "The radio buttons (first, so the table is their sibling) and the bar of labels that choose them."
+    radios = ['<input type="radio" class="wb-f" name="wb-job" id="wb-job-all" checked aria-label="all jobs">']
+    radios += [f'<input type="radio" class="wb-f" name="wb-job" id="wb-job-{i}" aria-label="job {_esc(j)}">' for i, j in enumerate(jobs)]
+    radios += ['<input type="radio" class="wb-f" name="wb-st" id="wb-st-all" checked aria-label="every status">']
+    radios += [f'<input type="radio" class="wb-f" name="wb-st" id="wb-st-{s}" aria-label="status {s}">' for s in statuses]
+    labels = ['<b>job</b><label for="wb-job-all">all</label>']
+    labels += [f'<label for="wb-job-{i}">{_esc(j)}</label>' for i, j in enumerate(jobs)]
+    labels += ['<b>status</b><label for="wb-st-all">all</label>']
+    labels += [f'<label for="wb-st-{s}">{_esc(s.replace("_", " "))} ({sum(r.status == s for r in runs)})</label>' for s in statuses]
+    return "".join(radios) + f'<div class="wb-filter-bar" role="group" aria-label="Filter runs">{"".join(labels)}</div>'
+
+def _trends_html(runs: list[RunRecord]) -> str:
+    "A section per job: a sparkline, the last value and the range of each numeric headline metric."
+    out = []
+    for job, metrics in sorted(metric_trends(runs).items()):
+        rows = []
+        for m, pts in metrics.items():
+            vals = [v for _, v, _ in pts]
+            spark = sparkline(vals, failed=[not ok for _, _, ok in pts], label=f"{m} over the last {len(vals)} runs of {job}")
+            rows.append(f'<tr><th>{_esc(m)}</th><td>{spark}</td><td class="num">{_esc(_fmt(vals[-1]))}</td>'
+                        f'<td class="wb-small">{_esc(_fmt(min(vals)))} – {_esc(_fmt(max(vals)))} · {len(vals)} runs</td></tr>')
+        out.append(f'<section><h3>{_esc(job)}</h3><table class="wb-kv">{"".join(rows)}</table></section>')
+    return f'<h2>Trends</h2><div class="wb-trends">{"".join(out)}</div>' if out else ""
+
 def catalog_html(runs: list[RunRecord], # newest first
                  root: Path, # project folder (run paths are relative to it)
                  reports_dir: Path, # where index.html goes
@@ -245,35 +339,40 @@ def catalog_html(runs: list[RunRecord], # newest first
                 ) -> str:
     "The HTML of the report catalog."
     import workbench
-    latest = {}
+    latest, listed = {}, [r for r in runs if not r.pruned_at]
     for r in runs: latest.setdefault(r.job, r)
+    jobs = sorted({r.job for r in listed})
+    job_ix = {j: i for i, j in enumerate(jobs)}
+    statuses = [s for s in STATUSES if any(r.status == s for r in listed)]
     cards = "".join(
         f'<div class="wb-card{_card_class(r)}"><b>{_esc(r.job)}</b> {badge(r.status)}'
         f'<div class="wb-small">{_esc(_when(r.started_at))}</div>{_alerts_line(r.alerts, names=True)}'
-        + _link(r.report, root, reports_dir, "latest report") + "</div>"
+        + _link(None if r.pruned_at else r.report, root, reports_dir, "latest report") + "</div>"
         for r in sorted(latest.values(), key=lambda r: r.job))
     rows = []
-    for r in runs:
+    for r in listed:
         dur = f"{r.duration_s:,.1f} s" if r.duration_s is not None else "—"
         err = f'<div class="wb-small">{_esc((r.error or "").splitlines()[-1][:160])}</div>' if r.error else ""
-        rows.append(f'<tr class="wb-row-{_esc(r.status)}"><td>{badge(r.status)}{err}{_alerts_line(r.alerts)}</td><td>{_esc(r.job)}</td>'
+        rows.append(f'<tr class="wb-row-{_esc(r.status)}" data-job="{job_ix[r.job]}"><td>{badge(r.status)}{err}{_alerts_line(r.alerts)}</td><td>{_esc(r.job)}</td>'
                     f'<td>{_esc(r.started_at[:19].replace("T", " "))}</td><td class="num">{dur}</td>'
                     f"<td>{_cell_dict(r.parameters)}</td><td>{_cell_dict(r.metrics)}</td>"
                     f"<td>{_link(r.report, root, reports_dir, 'report', '—')}</td>"
                     f'<td class="wb-small">{_esc(r.id)}</td></tr>')
-    counts = {s: sum(r.status == s for r in runs) for s in ("succeeded", "failed", "timed_out", "cancelled", "running")}
+    counts = {s: sum(r.status == s for r in listed) for s in ("succeeded", "failed", "timed_out", "cancelled", "running")}
     summary = " · ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts.items() if n) or "no runs yet"
+    pruned = len(runs) - len(listed)
+    if pruned: summary += f"; {pruned} older run{'s' if pruned != 1 else ''} pruned (kept in the history and the trends)"
     table = ('<table id="wb-runs"><thead><tr><th>status</th><th>job</th><th>started (UTC)</th><th>duration</th>'
              "<th>parameters</th><th>headline metrics</th><th>report</th><th>run id</th></tr></thead>"
              f"<tbody>{''.join(rows)}</tbody></table>")
-    csp = REPORT_CSP.replace("default-src 'none';", f"default-src 'none'; script-src '{_CATALOG_JS_HASH}';")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
-            f"<title>{_esc(project)}: reports</title><style>{_CSS}{_CATALOG_CSS}</style></head><body><main>"
-            f'<div class="wb-head"><h1>{_esc(project)}: reports</h1><div class="wb-meta">{len(runs)} runs: {summary}</div></div>'
-            f'<h2>Latest run of each job</h2><div class="wb-cards">{cards}</div>'
-            f'<h2>All runs</h2><p><input id="wb-q" type="search" placeholder="Filter runs (job, status, parameter…)" aria-label="Filter runs"></p>'
-            f'{table}<p class="wb-meta">Generated {_esc(generated_at)} by workbench {workbench.__version__}.</p>'
+            f'<meta http-equiv="Content-Security-Policy" content="{CATALOG_CSP}">'
+            f"<title>{_esc(project)}: reports</title><style>{_CSS}{_CATALOG_CSS}{_filter_css(len(jobs), statuses)}</style></head><body><main>"
+            f'<div class="wb-head"><h1>{_esc(project)}: reports</h1><div class="wb-meta">{len(listed)} runs: {summary}</div></div>'
+            f'<h2>Latest run of each job</h2><div class="wb-cards">{cards}</div>{_trends_html(runs)}'
+            f'<h2>All runs</h2><div class="wb-filters">{_filters(jobs, statuses, listed)}'
+            f'<p><input id="wb-q" type="search" placeholder="Filter runs (job, status, parameter…)" aria-label="Filter runs"></p>'
+            f'{table}</div><p class="wb-meta">Generated {_esc(generated_at)} by workbench {workbench.__version__}.</p>'
             f"<script>{_CATALOG_JS}</script></main></body></html>")
 
 # %% ../nbs/69_report.ipynb #c7c2877a

@@ -7,8 +7,10 @@ Docs: https://github.com/workbench-dev/workbench/runs.html.md"""
 # %% ../nbs/03_runs.ipynb #f23a1f3c
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import socket
 import sqlite3
 import tempfile
@@ -17,12 +19,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .core import sqlite_connect, sqlite_error
+from .core import file_sha256, sqlite_connect, sqlite_error
 from .settings import Settings
 
 # %% auto #0
-__all__ = ['STATUSES', 'METRICS_MIME', 'RunRecord', 'utcnow', 'RunStore', 'run_context', 'artifacts_dir', 'private_dir', 'record',
-           'recorded_metrics']
+__all__ = ['STATUSES', 'METRICS_MIME', 'FINGERPRINT_FILES', 'OUTPUT_PARAMETERS', 'RunRecord', 'utcnow', 'RunStore', 'run_context',
+           'artifacts_dir', 'private_dir', 'record', 'recorded_metrics', 'git_state', 'data_fingerprint',
+           'input_fingerprints', 'recorded_models', 'provenance', 'provenance_changes']
 
 # %% ../nbs/03_runs.ipynb #30ff2519
 STATUSES = ("running", "succeeded", "failed", "timed_out", "cancelled")
@@ -46,6 +49,15 @@ class RunRecord:
     host: str = ""
     pid: int|None = None
     alerts: list = field(default_factory=list) # the alerts its metrics fired (see `workbench.alerts`), with their deliveries
+    notebook_sha256: str|None = None # sha256 of the job notebook's file when the run started
+    workbench_version: str|None = None # the workbench package that ran it
+    git_commit: str|None = None # the project's git commit; None outside a git repository
+    git_dirty: bool|None = None # tracked files of the project had uncommitted changes
+    inputs: dict = field(default_factory=dict) # parameter: fingerprint of the data it named (see `input_fingerprints`)
+    models: list = field(default_factory=list) # the models its metrics name (see `recorded_models`)
+    rerun_of: str|None = None # the run this one repeats (`workbench rerun`)
+    notifications: list = field(default_factory=list) # deliveries of the notice that it failed (`[notify] on_failure`)
+    pruned_at: str|None = None # when `workbench reports prune` removed its report files
 
     def to_dict(self) -> dict: return asdict(self)
 
@@ -56,13 +68,14 @@ def utcnow() -> str:
 
 # %% ../nbs/03_runs.ipynb #837a43e3
 _COLUMNS = [f for f in RunRecord.__dataclass_fields__]
-_JSON = ("parameters", "metrics", "alerts")
-_DDL = """CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY, job TEXT NOT NULL, status TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT,
+_JSON = ("parameters", "metrics", "alerts", "inputs", "models", "notifications")
+_FIRST = """id TEXT PRIMARY KEY, job TEXT NOT NULL, status TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT,
     duration_s REAL, parameters TEXT, metrics TEXT, error TEXT, report TEXT, notebook TEXT, source TEXT,
-    host TEXT, pid INTEGER, alerts TEXT);
-CREATE INDEX IF NOT EXISTS runs_job_started ON runs (job, started_at);"""
-_ADDED = {"alerts": "TEXT"}   # columns added since the first release: an older file gets them (ALTER TABLE) on first use
+    host TEXT, pid INTEGER"""   # the columns of the first release
+_ADDED = {"alerts": "TEXT", "notebook_sha256": "TEXT", "workbench_version": "TEXT", "git_commit": "TEXT", "git_dirty": "INTEGER",
+          "inputs": "TEXT", "models": "TEXT", "rerun_of": "TEXT", "notifications": "TEXT", "pruned_at": "TEXT"}   # columns added since: an older file gets them (ALTER TABLE) on first use
+_DDL = (f"CREATE TABLE IF NOT EXISTS runs ({_FIRST}, {', '.join(f'{c} {t}' for c, t in _ADDED.items())});\n"
+        "CREATE INDEX IF NOT EXISTS runs_job_started ON runs (job, started_at);")
 _MIGRATED: set = set()        # files this process has brought up to date
 
 def _migrate(con, path: Path):
@@ -113,7 +126,9 @@ class RunStore:
 
     def _rec(self, r) -> RunRecord:
         d = {k: json.loads(r[k]) if k in _JSON and r[k] else r[k] for k in r.keys() if k in _COLUMNS}   # a newer column: ignored
-        return RunRecord(**{**d, "alerts": d.get("alerts") or []})
+        d = {k: v for k, v in d.items() if not (k in _JSON and v is None)}   # a column added later, empty in older rows
+        if d.get("git_dirty") is not None: d["git_dirty"] = bool(d["git_dirty"])
+        return RunRecord(**d)
 
     def get(self, run_id: str) -> RunRecord:
         "The run with id `run_id`."
@@ -190,4 +205,139 @@ def recorded_metrics(nb) -> dict:
     for c in nb.cells:
         for o in c.get("outputs", []):
             if METRICS_MIME in o.get("data", {}): out.update(o["data"][METRICS_MIME])
+    return out
+
+# %% ../nbs/03_runs.ipynb #dc68d4d3
+def git_state(folder: str|Path, # a folder inside the repository (the project folder)
+             ) -> tuple[str|None, bool|None]:
+    "The git commit checked out at `folder` and whether tracked files have uncommitted changes; (None, None) outside a git repository or without git."
+    import subprocess
+    def git(*args):
+        return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=30,
+                              env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})   # a status never takes the index lock
+    try:
+        head = git("rev-parse", "--verify", "-q", "HEAD")
+        if head.returncode != 0: return None, None
+        status = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError): return None, None
+    return head.stdout.strip(), (bool(status.stdout.strip()) if status.returncode == 0 else None)
+
+# %% ../nbs/03_runs.ipynb #b09e89c2
+FINGERPRINT_FILES = 100_000   # files looked at, at most, for one fingerprint (a folder larger than that: its first ones)
+
+def _stat(p: Path):
+    try: return p.stat()
+    except OSError: return None   # a broken link, a file removed meanwhile
+
+def _data_files(path: Path) -> list[tuple[str, os.stat_result]]:
+    "(name, stat) of the files at `path` (a file, a folder walked recursively, or a glob), names relative to it; hidden files skipped."
+    import glob as _glob
+    import itertools
+    text = str(path)
+    if _glob.has_magic(text):
+        base = next((p for p in [Path(text), *Path(text).parents] if not _glob.has_magic(str(p))), Path("."))
+        found = [Path(p) for p in itertools.islice(_glob.iglob(text, recursive=True), FINGERPRINT_FILES)]
+        found = [(p, _stat(p)) for p in found if p.is_file() and not p.name.startswith(".")]
+        return sorted((p.relative_to(base).as_posix(), st) for p, st in found if st is not None)
+    if path.is_file(): return [(path.name, path.stat())]
+    out = []
+    for folder, dirs, files in os.walk(path):
+        dirs[:] = sorted(x for x in dirs if not x.startswith("."))
+        for f in sorted(x for x in files if not x.startswith(".")):
+            p = Path(folder)/f
+            st = _stat(p)
+            if st is not None: out.append((p.relative_to(path).as_posix(), st))
+            if len(out) >= FINGERPRINT_FILES: return out
+    return out
+
+def data_fingerprint(path: str|Path, # a file, a folder or a glob
+                    ) -> dict|None:
+    "Files, bytes, newest modification and a hash of every file's name, size and modification time at `path` (no file is read); None when nothing is there."
+    files = _data_files(Path(path))
+    if not files: return None
+    h = hashlib.sha256()
+    for name, st in files: h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    newest = max(st.st_mtime for _, st in files)
+    return dict(files=len(files), bytes=sum(st.st_size for _, st in files),
+                modified=datetime.fromtimestamp(newest, timezone.utc).isoformat(timespec="seconds"), sha256=h.hexdigest()[:16])
+
+# %% ../nbs/03_runs.ipynb #c3eb6f7b
+OUTPUT_PARAMETERS = ("out", "output", "quarantine")   # parameters that name where a job writes: never fingerprinted as inputs
+
+def _is_output(name: str) -> bool:
+    return name in OUTPUT_PARAMETERS or name.startswith(("out_", "output_")) or name.endswith(("_out", "_output"))
+
+def _fingerprint_value(v: str, settings: Settings) -> dict|None:
+    "The fingerprint of what a parameter's text names: a source, or a path in the project (not the project, reports or state)."
+    src = settings.sources.get(v)
+    if src is not None and src.path is None:   # a SQL source: only its definition (reading the table is not cheap)
+        what = f"{src.url}|{src.table}|{src.query}".encode()
+        return dict(source=v, kind=src.kind, sha256=hashlib.sha256(what).hexdigest()[:16])
+    if src is not None: return {"source": v, **(data_fingerprint(src.path) or {"missing": True})}
+    if "://" in v or "\n" in v or len(v) > 1000: return None
+    p = (settings.root/Path(v).expanduser()).absolute()
+    own = (settings.root.resolve(), settings.project.reports_dir, settings.project.state_dir)
+    try: rp = p.resolve()
+    except OSError: return None
+    if rp == own[0] or own[0].is_relative_to(rp) or any(rp.is_relative_to(x) for x in own[1:]): return None
+    fp = data_fingerprint(p)
+    return {"path": v, **fp} if fp else None
+
+def input_fingerprints(values: dict, # the run's parameters
+                       settings: Settings, # the project (its sources and folder)
+                      ) -> dict:
+    "Fingerprints of the data the parameters name, by parameter: a `[source:NAME]`, or a file, folder or glob (relative to the project); outputs are skipped."
+    out = {}
+    for k, v in values.items():
+        if not isinstance(v, str) or not v.strip() or _is_output(k): continue
+        fp = _fingerprint_value(v.strip(), settings)
+        if fp: out[k] = fp
+    return out
+
+# %% ../nbs/03_runs.ipynb #be196447
+_MODEL_REF = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*[/@][A-Za-z0-9_.-]+$")
+
+def recorded_models(metrics: dict, # a run's headline metrics
+                   ) -> list[str]:
+    "The models a run's metrics name: the text of `model` and of `*_model` metrics that reads NAME/VERSION or NAME@ALIAS."
+    return [v for k, v in metrics.items() if (k == "model" or k.endswith("_model")) and isinstance(v, str) and _MODEL_REF.match(v)]
+
+# %% ../nbs/03_runs.ipynb #cca8fb70
+def provenance(notebook: str|Path, # the job notebook that runs
+               values: dict, # the run's parameters
+               settings: Settings, # the project
+              ) -> dict:
+    "What a run records of where it comes from: notebook_sha256, workbench_version, git_commit, git_dirty and inputs (`RunRecord` fields)."
+    import workbench
+    commit, dirty = git_state(settings.root)
+    return dict(notebook_sha256=file_sha256(notebook), workbench_version=workbench.__version__, git_commit=commit,
+                git_dirty=dirty, inputs=input_fingerprints(values, settings))
+
+def _data_text(fp: dict|None) -> str:
+    if not fp: return "nothing there"
+    if fp.get("missing"): return "missing"
+    if "files" not in fp: return f"definition {fp.get('sha256')}"
+    return f"{fp['files']:,} file{'s' if fp['files'] != 1 else ''}, {fp['bytes']:,} bytes, newest {fp['modified']}"
+
+def provenance_changes(before: RunRecord, # the earlier run
+                       now: dict, # what `provenance` says now
+                      ) -> list[str]:
+    "How `now` differs from the run `before`, one sentence per difference; empty when nothing did."
+    if before.notebook_sha256 is None:
+        return [f"run {before.id} recorded no provenance (it ran before workbench recorded it): differences cannot be checked"]
+    out = []
+    if before.notebook_sha256 != now["notebook_sha256"]:
+        out.append(f"the job notebook changed: sha256 {before.notebook_sha256[:12]} then, {now['notebook_sha256'][:12]} now")
+    if before.workbench_version != now["workbench_version"]:
+        out.append(f"the workbench version changed: {before.workbench_version} then, {now['workbench_version']} now")
+    if before.git_commit != now["git_commit"]:
+        out.append(f"the git commit changed: {(before.git_commit or 'none')[:12]} then, {(now['git_commit'] or 'none')[:12]} now")
+    if now["git_dirty"] or before.git_dirty:
+        then, nw = ("uncommitted changes" if x else "none" for x in (before.git_dirty, now["git_dirty"]))
+        out.append(f"the git working tree has uncommitted changes (then: {then}; now: {nw}), so the code may differ")
+    for k in sorted(set(before.inputs) | set(now["inputs"])):
+        a, b = before.inputs.get(k), now["inputs"].get(k)
+        if (a or {}).get("sha256") != (b or {}).get("sha256") or bool((a or {}).get("missing")) != bool((b or {}).get("missing")):
+            out.append(f"the data of parameter {k}={before.parameters.get(k, (a or b or {}).get('source') or (a or b or {}).get('path'))!r} "
+                       f"changed: {_data_text(a)} then, {_data_text(b)} now")
     return out

@@ -20,8 +20,8 @@ from .metrics import TASKS, metric_names
 # %% auto #0
 __all__ = ['DTYPES', 'DATE_PARTS', 'FILE_KINDS', 'JOB_KEYS', 'SETTINGS_FILE', 'SettingsError', 'file_kind', 'key', 'schema',
            'ProjectSettings', 'ProblemSettings', 'SourceSettings', 'JobSettings', 'AlertRule', 'JoinSettings',
-           'FeatureSettings', 'TrainSettings', 'RegistrySettings', 'ServeSettings', 'MonitorSettings', 'Settings',
-           'find_settings', 'load_settings']
+           'FeatureSettings', 'TrainSettings', 'RegistrySettings', 'ServeSettings', 'MonitorSettings', 'NotifySettings',
+           'SmtpSettings', 'ReportsSettings', 'Settings', 'find_settings', 'load_settings']
 
 # %% ../nbs/02_settings.ipynb #cdf97e87
 class SettingsError(WorkbenchError, ValueError):
@@ -65,15 +65,34 @@ def _list(v):
     "Comma- or newline-separated names; empty items are dropped."
     return [x.strip() for x in re.split(r"[,\n]", v) if x.strip()]
 
+_CRON_SECONDS = "WORKBENCH_CRON_SECONDS"   # for tests only: =1 allows a 6th field, seconds (croniter's order: '* * * * * */5')
+
 def _cron(v):
     fields = v.split()
-    if len(fields) != 5: raise _Bad(f"a cron expression has 5 fields (minute hour day month weekday), got {len(fields)}")
+    if len(fields) != 5 and not (len(fields) == 6 and os.environ.get(_CRON_SECONDS) == "1"):
+        raise _Bad(f"a cron expression has 5 fields (minute hour day month weekday), got {len(fields)}")
     from croniter import croniter
     if not croniter.is_valid(v): raise _Bad("not a valid cron expression, e.g. '0 6 * * *' is every day at 06:00")
     from croniter import CroniterBadDateError
     try: croniter(v).get_next()
     except CroniterBadDateError: raise _Bad("it never fires (no such date, e.g. 31 February)") from None
     return v
+
+def _timezone(v):
+    "An IANA time zone name, checked with zoneinfo."
+    from zoneinfo import ZoneInfo, available_timezones
+    try: ZoneInfo(v); return v
+    except (KeyError, ValueError, OSError): pass   # not found, not a key, a folder of zones
+    near = difflib.get_close_matches(v, sorted(available_timezones()), n=1)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    raise _Bad(f"not a time zone; {hint}give an IANA name such as UTC, Europe/Berlin or America/New_York")
+
+def _names(v):
+    "Job names, comma-separated."
+    out = _list(v)
+    for x in out:
+        if not _NAME.match(x): raise _Bad(f"{x!r} is not a job name; name jobs as their [job:NAME] sections, e.g. extract, train")
+    return out
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 DTYPES = ("int", "float", "bool", "string", "category", "datetime")  # logical column types: settings dtypes, contracts
@@ -204,7 +223,12 @@ class JobSettings:
     timeout: int = key(_int(1), 3600) # seconds for the whole run
     cell_timeout: int = key(_int(1), 600) # seconds for one cell
     description: str = key(_str, "")
-    enabled: bool = key(_bool, True)
+    enabled: bool = key(_bool, True) # false pauses its schedule (it can still be run by hand)
+    timezone: str = key(_timezone, "UTC") # the time zone the schedule is read in: an IANA name, e.g. Europe/Berlin
+    depends_on: list = key(_names, factory=list) # jobs that must succeed first when they run in the same tick
+    retries: int = key(_int(0), 0) # further tries of a failed or timed-out scheduled run
+    retry_delay: float = key(_float(0), 60.0) # seconds before the first retry, doubled before each further one
+    catch_up: str = key(_choice("latest", "all", "none"), "latest") # runs missed while the scheduler was down: the latest once, all, or none
     parameters: dict = field(default_factory=dict)
 
 def _value(v):
@@ -215,19 +239,41 @@ def _value(v):
     if x != x: raise _Bad("NaN equals nothing; give true, false, a number or text")
     return x
 
+_EMAIL = re.compile(r"^[^@\s,;<>\"'()\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+def _address(v):
+    "One e-mail address, e.g. ops@example.com (no display name, nothing that could start another header)."
+    if not _EMAIL.match(v): raise _Bad(f"{v!r} is not an e-mail address; write one such as ops@example.com")
+    return v
+
+def _addresses(v): return [_address(x) for x in _list(v)]
+
+def _env_name(v):
+    "The name of an environment variable that holds a secret (the secret itself never goes in settings.ini)."
+    if v and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+        raise _Bad("expected the name of an environment variable that holds the secret, e.g. WORKBENCH_SMTP_PASSWORD; "
+                   "never the secret itself")
+    return v
+
 def _notify(v):
-    "Alert sinks: 'log', http(s) URLs and file paths (a bare word that is none of these is a typo)."
+    "Sinks: 'log', http(s) URLs, file paths, mailto:ADDRESS and 'email' (a bare word that is none of these is a typo)."
     from urllib.parse import urlsplit
     out = _list(v)
     for t in out:
-        if t == "log": continue
+        if t in ("log", "email"): continue
+        if t.lower().startswith("mailto:"):
+            if not _EMAIL.match(t[7:]): raise _Bad(f"{t!r}: mailto: takes one e-mail address, e.g. mailto:ops@example.com")
+            continue
+        if "@" in t and "/" not in t:
+            raise _Bad(f"{t!r} looks like an e-mail address; write mailto:{t}")
         if "://" in t:
             u = urlsplit(t)
             if u.scheme.lower() not in ("http", "https") or not u.hostname:
                 raise _Bad(f"{t!r}: a webhook is an http:// or https:// URL with a host, e.g. https://hooks.example.com/workbench")
         elif not Path(t).suffix and "/" not in t:
             hint = "did you mean 'log'? " if difflib.get_close_matches(t, ["log"], n=1) else ""
-            raise _Bad(f"{t!r} is not a sink; {hint}write log, a JSON-lines file such as alerts.jsonl, or an http(s) URL")
+            raise _Bad(f"{t!r} is not a sink; {hint}write log, a JSON-lines file such as alerts.jsonl, an http(s) URL, "
+                       "mailto:ADDRESS or email")
     return out
 
 @dataclass(frozen=True)
@@ -240,7 +286,7 @@ class AlertRule:
     below: float|None = key(_float(), None) # fire when the metric is less than this
     equals: bool|float|str|None = key(_value, None) # fire when the metric is this: true/false, a number or text
     severity: str = key(_choice("info", "warning", "critical"), "warning")
-    notify: list = key(_notify, factory=lambda: ["log"]) # where to send it: 'log', a JSON-lines file (relative to the project folder), an http(s) URL; empty: only recorded
+    notify: list = key(_notify, factory=lambda: ["log"]) # where to send it: 'log', a JSON-lines file (relative to the project folder), an http(s) URL, mailto:ADDRESS, 'email' ([smtp] to); empty: only recorded
 
 @dataclass(frozen=True)
 class JoinSettings:
@@ -314,6 +360,32 @@ class MonitorSettings:
     max_rows: int = key(_int(100), 5_000) # rows per side for the domain classifier
 
 @dataclass(frozen=True)
+class NotifySettings:
+    "The `[notify]` section: who hears of a run that failed or timed out (see `workbench.alerts.notify_failure`)."
+    on_failure: list = key(_notify, factory=list) # sinks, as an alert rule's notify: log, a JSON-lines file, an http(s) URL, mailto:ADDRESS, email
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    "The `[smtp]` section: the mail server that e-mail sinks send through (see `workbench.alerts.send_email`)."
+    host: str = key(_str, "") # empty: no e-mail
+    port: int = key(_int(1, 65535), 587)
+    sender: str = key(_address, "") # the From address; default workbench@THIS-HOST
+    to: list = key(_addresses, factory=list) # recipients of the `email` sink
+    starttls: bool = key(_bool, True) # upgrade the connection with STARTTLS before logging in or sending
+    ssl: bool = key(_bool, False) # TLS from the first byte (port 465); then starttls does not apply
+    username: str = key(_str, "") # log in as this user, with the password in password_env
+    password_env: str = key(_env_name, "") # the environment variable that holds the password (never the password itself)
+    timeout: float = key(_float(0.1), 10.0) # seconds per attempt
+
+@dataclass(frozen=True)
+class ReportsSettings:
+    "The `[reports]` section: `workbench reports serve` (see `workbench.reports`)."
+    host: str = key(_str, "127.0.0.1") # any address but loopback needs a token or a password
+    port: int = key(_int(0, 65535), 8080)
+    token: str = key(_str, "") # sent as `Authorization: Bearer TOKEN`, or as ?token=TOKEN once (then a cookie); also $WORKBENCH_REPORTS_TOKEN
+    password_env: str = key(_env_name, "") # the environment variable that holds a password for HTTP Basic authentication
+
+@dataclass(frozen=True)
 class Settings:
     "Everything in `settings.ini`, typed and validated."
     path: Path # the settings.ini file
@@ -329,13 +401,19 @@ class Settings:
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    reports: ReportsSettings = field(default_factory=ReportsSettings)
 
 JOB_KEYS = tuple(schema(JobSettings))   # the keys of a [job:NAME] section that are not notebook parameters
 _SECTIONS = {"project": ProjectSettings, "problem": ProblemSettings, "source": SourceSettings, "job": JobSettings,
              "alert": AlertRule, "train": TrainSettings, "join": JoinSettings, "features": FeatureSettings,
-             "registry": RegistrySettings, "serve": ServeSettings, "monitor": MonitorSettings}
+             "registry": RegistrySettings, "serve": ServeSettings, "monitor": MonitorSettings, "notify": NotifySettings,
+             "smtp": SmtpSettings, "reports": ReportsSettings}
+_SINGLE = ("features", "train", "registry", "serve", "monitor", "notify", "smtp", "reports")   # sections without a name
 _SCHEMA = {kind: schema(cls) for kind, cls in _SECTIONS.items()}
-_KINDS = "[project], [problem], [features], [train], [registry], [serve], [monitor], [source:NAME], [join:NAME], [job:NAME], [alert:NAME]"
+_KINDS = ("[project], [problem], [features], [train], [registry], [serve], [monitor], [notify], [smtp], [reports], "
+          "[source:NAME], [join:NAME], [job:NAME], [alert:NAME]")
 
 # %% ../nbs/02_settings.ipynb #675b00a0
 SETTINGS_FILE = "settings.ini"
@@ -351,7 +429,7 @@ def find_settings(start: str|Path|None=None, # a settings.ini file or a folder t
         if not f.is_file(): continue
         text = f.read_text(encoding="utf-8", errors="replace")
         if re.search(r"^\s*\[project\]", text, re.M): return f
-        if not text.strip() or re.search(r"^\s*\[(problem|features|train|registry|serve|monitor|source:|join:|job:|alert:)", text, re.M):
+        if not text.strip() or re.search(r"^\s*\[(problem|features|train|registry|serve|monitor|notify|smtp|reports|source:|join:|job:|alert:)", text, re.M):
             raise SettingsError(f"{f}: {'is empty' if not text.strip() else 'has no [project] section'}; a workbench "
                                 "project's settings.ini starts with [project] and name = ...: fix it, or pass --project DIR")
     raise SettingsError(f"no {SETTINGS_FILE} with a [project] section in {str(start)!r} or its parents: "
@@ -404,7 +482,7 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
         raise SettingsError(f"{path}: cannot be parsed as an INI file: {e}".replace("\n", " ")) from e
     problems, sources, jobs, alerts, joins = [], {}, {}, {}, {}
     project = problem = None
-    single = {}   # [features], [train], [registry], [serve], [monitor]
+    single = {}   # the sections without a name: _SINGLE
     for sec in cp.sections():
         kind, colon, name = (x.strip() for x in sec.partition(":"))
         bad = _section_problem(fname, sec, kind, colon, name)
@@ -415,7 +493,7 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
         elif kind == "problem": problem = vals
         elif kind == "source": sources[name] = _source(fname, sec, name, vals, root, problems)
         elif kind == "job": jobs[name] = JobSettings(name=name, notebook=vals.pop("notebook", name), parameters=extra, **vals)
-        elif kind in ("features", "train", "registry", "serve", "monitor"): single[kind] = vals
+        elif kind in _SINGLE: single[kind] = vals
         elif kind == "join": joins[name] = _join(fname, sec, name, vals, problems)
         else: alerts[name] = _alert(fname, sec, name, vals, problems)
     if project is None: problems.insert(0, f"{fname}: the [project] section is missing; add one with at least name = ...")
@@ -425,6 +503,8 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
         problems.append(f"{fname} [project] name={name!r}: a project name starts with a letter and holds only letters, "
                         "digits, '_' and '-' (it is used in folder names), e.g. churn-model")
     _check_joins(fname, joins, sources, problems)
+    _check_jobs(fname, jobs, problems)
+    _check_notify(fname, alerts, single, problems)
     if problems: raise SettingsError([f"{path}: {len(problems)} problem(s)"] + problems)
     proj = ProjectSettings(name=project.get("name") or root.name, description=project.get("description", ""),
                            data_dir=_path(root, project.get("data_dir", "data")),
@@ -432,7 +512,7 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
                            state_dir=_path(root, project.get("state_dir", ".workbench")))
     return Settings(path=path, root=root, project=proj, problem=ProblemSettings(**(problem or {})),
                     sources=sources, jobs=jobs, alerts=alerts, joins=joins,
-                    **{k: _SECTIONS[k](**single.get(k, {})) for k in ("features", "train", "registry", "serve", "monitor")})
+                    **{k: _SECTIONS[k](**single.get(k, {})) for k in _SINGLE})
 
 # %% ../nbs/02_settings.ipynb #329f7d9a
 def _source(fname, sec, name, vals, root, problems):
@@ -483,6 +563,47 @@ def _check_joins(fname, joins, sources, problems):
             x = todo.pop()
             if x == j.name: problems.append(f"{fname} [join:{j.name}]: joins itself through {sorted(seen) or [j.name]}"); break
             if x in joins and x not in seen: seen.add(x); todo += [joins[x].left, joins[x].right]
+
+def _check_notify(fname, alerts, single, problems):
+    "E-mail sinks need [smtp] host (the bare `email` sink also [smtp] to); a user name needs the variable of its password."
+    smtp = single.get("smtp", {})
+    sinks = [(f"[alert:{a.name}] notify", t) for a in alerts.values() for t in a.notify]
+    sinks += [("[notify] on_failure", t) for t in single.get("notify", {}).get("on_failure", [])]
+    for where, t in sinks:
+        if (t == "email" or t.lower().startswith("mailto:")) and not smtp.get("host"):
+            problems.append(f"{fname} {where}: {t!r} sends e-mail, which needs an [smtp] section with host = ... "
+                            "(and sender = ..., port = ...)")
+        elif t == "email" and not smtp.get("to"):
+            problems.append(f"{fname} {where}: 'email' sends to [smtp] to, which is empty; add to = ADDRESS[, ADDRESS] "
+                            "or write mailto:ADDRESS")
+    if smtp.get("username") and not smtp.get("password_env"):
+        problems.append(f"{fname} [smtp] username={smtp['username']!r}: give password_env = NAME, the environment variable "
+                        "that holds the password (settings.ini never holds it)")
+
+def _check_jobs(fname, jobs, problems):
+    "Each job a job depends on is a [job:NAME], and no job waits for itself, directly or through others."
+    for j in jobs.values():
+        for d in j.depends_on:
+            if d == j.name: problems.append(f"{fname} [job:{j.name}] depends_on={d!r}: a job cannot depend on itself")
+            elif d not in jobs:
+                near = difflib.get_close_matches(d, list(jobs), n=1)
+                problems.append(f"{fname} [job:{j.name}] depends_on={d!r}: not a [job:NAME]"
+                                f"{f'; did you mean {near[0]!r}?' if near else ''}; known jobs: {', '.join(jobs)}")
+    state, seen = {}, set()   # job -> 1 while on the current path, 2 when done
+    def visit(n, path):
+        state[n] = 1
+        for d in jobs[n].depends_on:
+            if d not in jobs or d == n: continue
+            if state.get(d) == 1:
+                cycle = path[path.index(d):] + [d]
+                if frozenset(cycle) in seen: continue
+                seen.add(frozenset(cycle))
+                problems.append(f"{fname} [job:{d}] depends_on: {' -> '.join(cycle)} is a cycle (each waits for the next), "
+                                "so none of them could run; remove one of these dependencies")
+            elif d not in state: visit(d, path + [d])
+        state[n] = 2
+    for n in jobs:
+        if n not in state: visit(n, [n])
 
 def _check_problem(fname, p, problems):
     task = p.get("task", "binary")
