@@ -35,7 +35,8 @@ def test_binary_breast_cancer(tmp_path):
     assert {"fit s", "predict ms/1k rows", "size KB", "cv roc_auc std", "holdout f1"} <= set(board["dummy"])
     assert out["model"] == "t/1" and out["promoted"] is True   # the first version becomes champion through the gate
     model = Path(out["path"])
-    assert {p.name for p in model.iterdir()} == {"model.skops", "model_card.md", "metadata.json", "contract.json", "holdout.parquet"}
+    assert {p.name for p in model.iterdir()} == {"model.skops", "model_card.md", "metadata.json", "contract.json", "holdout.parquet",
+                                                 "reference.json"}
     card = (model / "model_card.md").read_text()
     assert "## Decision threshold" in card and "## Performance by slice" in card and "## Limitations" in card
     p = wb(prj, "evaluate", "t@champion", str(prj / "data.csv"), "--json")
