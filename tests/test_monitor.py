@@ -94,3 +94,24 @@ def test_the_monitor_job_records_its_verdict(tmp_path, months):
     html = (tmp_path / run["report"]).read_text()
     assert "Drifted in the latest chunk (2025-12)" in html and "By plan" in html and "not in the reference" in html
     assert len(html.encode()) < 500_000
+
+
+def test_what_the_service_served_is_monitored_by_default(tmp_path):
+    "No scored batch: `workbench monitor` reads the HTTP service's prediction log, written by a real server."
+    from test_serve import Server
+    df = make_customers(1500, months=12, seed=9)
+    write_model_project(tmp_path, data=df[df.snapshot_month < "2025-06-01"], candidates="linear",
+                        extra="[serve]\nlog_dir = served\nlog_sample = 1\n")
+    wb(tmp_path, "train", check=0)
+    server = Server(tmp_path)
+    try:
+        later = df[df.snapshot_month >= "2025-10-01"].drop(columns="churned").head(1500)
+        for i in range(0, len(later), 300):
+            body = json.loads(later.iloc[i:i + 300].to_json(orient="records", date_format="iso"))
+            assert server.client.post("/predict", json={"rows": body}).status_code == 200
+    finally: server.stop()                                               # flushes the log
+    p = monitor(tmp_path, "--json", str(tmp_path / "m.json"))
+    out = json.loads((tmp_path / "m.json").read_text())
+    assert out["current"].endswith("served") and out["rows"] == 1500
+    cols = {c["column"]: c for c in out["columns"]}
+    assert cols["monthly_charges"]["drift"] and "probability" in cols and p.returncode == 3, p.stdout + p.stderr

@@ -434,11 +434,14 @@ def _with_predictions(df: pd.DataFrame, model) -> pd.DataFrame:
     return pd.concat([df, model.predict(stable_types(df, model.version.contract()))], axis=1)
 
 def latest_predictions(settings) -> str:
-    "The newest scored batch in the project's `data/predictions/` (what the `score` job writes)."
+    "The newest scored batch in `data/predictions/` (what the `score` job writes), else the service's prediction log (`[serve] log_dir`)."
     folder = settings.project.data_dir/"predictions"
     files = sorted(folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
-    if not files: raise WorkbenchError(f"no scored batch in {str(folder)!r} to monitor: run the score job first, or pass current=DATA")
-    return str(files[-1])
+    if files: return str(files[-1])
+    log = settings.root/settings.serve.log_dir if settings.serve.log_dir else None
+    if log is not None and log.is_dir() and any(log.glob("*.parquet")): return str(log)
+    raise WorkbenchError(f"no scored batch in {str(folder)!r} and no prediction log of the service to monitor: run the score job "
+                         "(or serve with [serve] log_dir) first, or pass current=DATA")
 
 def drift_options(m) -> DriftOptions:
     "The engine's options from the `[monitor]` settings."
