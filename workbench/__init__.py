@@ -2,12 +2,15 @@
 
 Modules:
 
+- `workbench.compare`: Champion against challenger on the same labelled rows: paired tests (DeLong's for ROC AUC, McNemar's for accuracy, a paired bootstrap for every other metric and for business value), a minimum sample, and a verdict that stays "not decided yet" until the data decides; or each model on its own share of keys (an A/B split).
 - `workbench.container`: A container recipe that serves one registered model version, pinned by its artifacts' sha256: a Dockerfile, a .dockerignore, the entry point and a registry that holds that version alone.
 - `workbench.export`: A registered model version exported for another tool: an MLflow model folder with its signature, an input example, its model card and where it came from.
+- `workbench.performance`: A model's performance over time: realized where labels have arrived (joined by key, with a label delay), estimated where they have not (confidence-based estimation from calibrated probabilities for classifiers, a model of the expected error for regressors), each with an interval, against the reference and the model's evaluation-time figures; and the JSON, plot and HTML that `workbench performance` writes.
 - `workbench.registry`: The model registry: versions with their evidence, aliases (`champion`, `challenger`, any name), gated promotion, an audit log, safe persistence with skops and sha256, and training a project's model into it.
 - `workbench.registry_browser`: The registry browser widget for JupyterLab: models, versions with their metrics and lineage, aliases, the audit log, and Promote / Rollback through the same gate as the command line.
+- `workbench.retrain`: Retraining: a challenger trained on fresh data with the project's charter, judged against the champion on rows neither learnt from (paired tests), and promoted through the registry's gate only if it wins; triggered by drift, by performance below the charter, or by a schedule; the monitoring figures for Prometheus.
 - `workbench.schedule`: Cron schedules in a time zone, run by `workbench scheduler`: each run its own process, never two of a job at once, missed runs caught up by policy, retries with backoff, dependencies, Prometheus metrics, and exports for Airflow, cron and systemd.
 - `workbench.schedule_widget`: The schedule browser for JupyterLab: each job's schedule, its next runs in its time zone, its latest runs with links to their reports, and a Run now button.
-- `workbench.serve`: HTTP serving of a registered model with FastAPI on uvicorn: `/predict`, MLflow-compatible `/invocations`, `/health`, Prometheus `/metrics`; strict input checks, the model's data contract, bearer tokens, hot swaps when an alias moves, and a sampled Parquet log of what was served."""
+- `workbench.serve`: HTTP serving of a registered model with FastAPI on uvicorn: `/predict`, MLflow-compatible `/invocations`, `/health`, Prometheus `/metrics`; strict input checks, the model's data contract, bearer tokens, hot swaps when an alias moves, a challenger scored in shadow or answering a stable share of keys, and a sampled Parquet log of what was served."""
 
 __version__ = "0.1.0"

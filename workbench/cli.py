@@ -19,8 +19,8 @@ from .settings import load_settings
 __all__ = ['EXIT', 'cmd_run', 'cmd_runs', 'cmd_rerun', 'cmd_jobs', 'cmd_check', 'cmd_demo', 'cmd_sources', 'cmd_contract_infer',
            'cmd_validate', 'cmd_train', 'cmd_evaluate', 'cmd_registry_list', 'cmd_registry_show',
            'cmd_registry_promote', 'cmd_registry_rollback', 'cmd_registry_export', 'cmd_score', 'cmd_serve',
-           'cmd_monitor', 'cmd_container', 'cmd_catalog', 'cmd_scheduler', 'cmd_reports_serve', 'cmd_reports_prune',
-           'parser', 'main']
+           'cmd_monitor', 'cmd_performance', 'cmd_compare', 'cmd_retrain', 'cmd_container', 'cmd_catalog',
+           'cmd_scheduler', 'cmd_reports_serve', 'cmd_reports_prune', 'parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #76b7abb1
 EXIT = {"succeeded": 0, "failed": 1, "timed_out": 124, "cancelled": 130}
@@ -280,12 +280,55 @@ def cmd_monitor(a):
     if a.json: atomic_write(a.json, json.dumps(out, indent=1))
     if a.html: atomic_write(a.html, monitor_html(res, ref, f"Monitoring: {res.current or 'current data'}"))
     o = res.overall
-    print(res.headline() + (f"; domain classifier AUC {res.multivariate['auc']:.3f}" if res.multivariate and res.multivariate.get("auc") else ""))
+    mv = res.multivariate or {}
+    print(res.headline() + (f"; domain classifier AUC {mv['auc']:.3f}" if mv.get("auc") is not None and not mv.get("drift") else ""))
     for c in o.drifted: print(f"  {c.column:28} {c.method:15} {c.statistic:9.4g}  threshold {c.threshold:.3g}")
     for ch in res.chunks:
         print(f"  chunk {ch['key']:>12}  {ch['rows']:>9,} rows  {'DRIFT' if ch['result'].dataset_drift else 'ok   '}  "
               + ", ".join(c.column for c in ch["result"].drifted))
     return 3 if res.dataset_drift else 0
+
+def cmd_performance(a):
+    "Realized and estimated performance of a model's predictions per chunk; exit 3 when a chunk is worse than the reference."
+    from workbench.core import atomic_write
+    from workbench.data import check_output
+    from workbench.performance import performance_html, run_performance
+    s = _maybe_settings(a)
+    if a.period and a.chunk_size: raise WorkbenchError("give --period (with a time column) or --chunk-size, not both")
+    for out in (a.json, a.html):
+        if out: check_output(out, [x for x in (a.reference, a.current, a.labels) if x], s, "performance report")
+    cols = lambda v: [c.strip() for c in v.split(",") if c.strip()] if v else None   # noqa: E731
+    res = run_performance(s, a.model or "", a.current or "", a.labels or "", a.reference or "", a.target, a.score, a.prediction,
+                          a.positive_class, a.task, cols(a.key), a.time_column, a.period, a.chunk_size, cols(a.metrics), a.values,
+                          a.threshold, a.label_delay, a.as_of)
+    if a.json: atomic_write(a.json, json.dumps(res.to_json(), indent=1))
+    if a.html: atomic_write(a.html, performance_html(res, f"Performance: {res.current_name or 'current data'}"))
+    for w in res.warnings: print(f"workbench: warning: {w}", file=sys.stderr)
+    print(res.headline()); print(res.table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 3 if res.degraded_chunks else 0
+
+def cmd_compare(a):
+    "Score labelled data with champion and challenger and test the difference (paired; --key: each on its share of keys); exit 0 decided, 3 not decided yet."
+    from workbench.compare import compare_models
+    res = compare_models(_settings(a), a.champion, a.challenger, a.data, key=a.key)
+    if a.json: print(json.dumps(res.to_json(), indent=1, default=str))
+    else:
+        print(res.summary())
+        print(res.table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        for n in res.notes: print(f"note: {n}")
+    return 0 if res.decided else 3
+
+def cmd_retrain(a):
+    "Train a challenger on fresh data, judge it against the champion, promote it through the gate if it wins ([job:retrain]'s values apply)."
+    from workbench.jobs import job_settings, notebook_parameters, notebook_path, resolve_parameters
+    from workbench.retrain import retrain
+    s = _settings(a)
+    job = job_settings("retrain", s)
+    given = {k: v for k, v in (("data", a.data), ("when", a.when)) if v}
+    res = retrain(s, **resolve_parameters(job, notebook_parameters(notebook_path(job, s)), given, s.path.name, "command line"),
+                  progress=not a.json)
+    print(json.dumps(res.to_json(), indent=1, default=str) if a.json else res.summary())
+    return 0
 
 def cmd_container(a):
     "Write a Dockerfile that serves a registered model version."
@@ -426,6 +469,40 @@ def _scheduler_parser(sub):
     sc.add_argument("--json", action="store_true", help="status: print JSON")
     sc.set_defaults(func=cmd_scheduler)
 
+def _outcome_values(v):
+    try: x = tuple(float(p) for p in v.split(","))
+    except ValueError: raise argparse.ArgumentTypeError(f"expected four numbers TP,FP,FN,TN (e.g. 120,-15,0,0), got {v!r}") from None
+    if len(x) != 4: raise argparse.ArgumentTypeError(f"expected four numbers TP,FP,FN,TN (e.g. 120,-15,0,0), got {len(x)}")
+    return x
+
+def _performance_parser(sub):
+    pe = sub.add_parser("performance", help="realized and estimated performance of a model's predictions per chunk "
+                        "(exit 0 ok, 3 a chunk worse than the reference, 2 unusable input)")
+    pe.add_argument("--reference", help="labelled, scored data from a period the model worked (default: the model's holdout, scored now)")
+    pe.add_argument("--current", help="scored data to judge, with labels where known (default: the newest scored batch in data/predictions/)")
+    pe.add_argument("--model", help=_MODEL + "; default: the project's champion unless --reference is given; '-' for none")
+    pe.add_argument("--target", metavar="COL", help="the label column (default: the model's target, or [problem] target)")
+    pe.add_argument("--score", metavar="COL", help="the probability of the positive class; multiclass: the prefix of COL_<class> columns (default: probability)")
+    pe.add_argument("--prediction", metavar="COL", help="the decision column; regression: the prediction (default: prediction)")
+    pe.add_argument("--positive-class", metavar="V", help="binary: the positive label (default: the model's, or 1/True)")
+    pe.add_argument("--task", choices=["binary", "multiclass", "regression"], help="default: the model's, or read from the columns")
+    pe.add_argument("--labels", metavar="DATA", help="outcomes known later (key column(s) and the target), joined to the current data by --key")
+    pe.add_argument("--key", metavar="COLS", help="the column(s) joining labels to predictions, comma-separated (default: [problem] id_column, "
+                    "and the time column when the labels have it)")
+    pe.add_argument("--label-delay", type=_nonneg, metavar="DAYS", help="days after a chunk ends before its labels are due; younger chunks show estimates only")
+    pe.add_argument("--as-of", metavar="DATE", help="the date the label delay is counted to (default: now)")
+    pe.add_argument("--time-column", metavar="COL", help="chunk by period of this column (default: [problem] time_column when the data has it)")
+    pe.add_argument("--period", choices=["D", "W", "M", "Q", "Y"], help="chunk period (default: [monitor] period, M)")
+    pe.add_argument("--chunk-size", type=_positive, metavar="N", help="chunks of N rows instead of periods")
+    pe.add_argument("--metrics", metavar="M1,M2", help="metrics, comma-separated (default: the charter's; else roc_auc,f1,precision,recall,accuracy "
+                    "for a binary model, accuracy,f1_macro,roc_auc_ovr for a multiclass one, mae,rmse for a regressor)")
+    pe.add_argument("--values", type=_outcome_values, metavar="TP,FP,FN,TN", help="binary: the value of each outcome per case, adds the metric "
+                    "'value' (default: [problem] value_tp, value_fp, value_fn, value_tn)")
+    pe.add_argument("--threshold", type=float, help="binary without a decision column: positive at or above (default: the model's, else 0.5)")
+    pe.add_argument("--json", metavar="OUT", help="write the result as JSON (schema_version 1)")
+    pe.add_argument("--html", metavar="OUT", help="write a self-contained HTML report")
+    pe.set_defaults(func=cmd_performance)
+
 def parser() -> argparse.ArgumentParser:
     "The argument parser of the `workbench` command."
     p = argparse.ArgumentParser(prog="workbench", description=workbench.__doc__.splitlines()[0] if workbench.__doc__ else None)
@@ -515,11 +592,24 @@ def parser() -> argparse.ArgumentParser:
     mo.add_argument("--json", metavar="OUT", help="write the result as JSON (schema_version 1)")
     mo.add_argument("--html", metavar="OUT", help="write a self-contained HTML report")
     mo.set_defaults(func=cmd_monitor)
+    cp = sub.add_parser("compare", help="champion against challenger on labelled data: paired tests, a verdict (exit 0 decided, 3 not decided yet, 2 unusable input)")
+    cp.add_argument("champion", help=_MODEL)
+    cp.add_argument("challenger", help=_MODEL + ", e.g. churn@challenger")
+    cp.add_argument("data", help="labelled rows: a source name, or a CSV/Parquet file, folder or glob")
+    cp.add_argument("--key", metavar="COL", help="an A/B split: each model judged on its own share of keys ([challenger] share), by the hash of COL")
+    cp.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    cp.set_defaults(func=cmd_compare)
+    rt = sub.add_parser("retrain", help="train a challenger on fresh data, judge it against the champion, promote it through the gate if it wins")
+    rt.add_argument("--data", help="a source or join name, or a path (default: [job:retrain] data, [problem] data, else the first source)")
+    rt.add_argument("--when", choices=["always", "drift"], help="drift: only after drift or performance below the charter (default: [job:retrain] when, else always)")
+    rt.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    rt.set_defaults(func=cmd_retrain)
     co = sub.add_parser("container", help="write a Dockerfile that serves a registered model version")
     co.add_argument("model", help=_MODEL)
     co.add_argument("--out", required=True, help="the folder to write (Dockerfile, .dockerignore, the model's artifacts)")
     co.add_argument("--wheel", help="a built workbench wheel to install in the image instead of the package index's release")
     co.set_defaults(func=cmd_container)
+    _performance_parser(sub)
     return p
 
 def _terminate(signum, frame):

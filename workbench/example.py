@@ -184,8 +184,9 @@ schedule = 0 6 * * 1
 data = customers
 
 [job:train]
-description = Candidates trained, compared and evaluated; the best saved with its model card
+description = Candidates trained, compared and evaluated on January to August, before the price change; the best saved with its model card
 schedule = 0 7 1 * *
+data = data/customers/customers_2025-0[1-8].parquet
 
 [job:quality]
 description = Customer snapshots checked against their data contract; bad rows quarantined
@@ -203,13 +204,35 @@ schedule = 0 9 * * *
 reference = data/customers/customers_2025-0[1-4].parquet
 current = customers
 
+[job:performance]
+description = The champion month by month: realized performance from the labels, estimated without them, business value, the challenger beside it
+depends_on = monitor
+current = customers
+
+[job:retrain]
+description = After drift or performance below the charter: a challenger trained on the three months before the newest, judged against the champion on the newest, promoted only if it wins
+depends_on = performance
+when = drift
+train_periods = 3
+
 [monitor]
 segments = plan, region
+
+[challenger]
+mode = shadow
+min_rows = 1000
 
 [alert:drift]
 metric = latest_chunk_drift
 equals = true
 job = monitor
+severity = warning
+notify = log, .workbench/alerts.jsonl
+
+[alert:performance]
+metric = below_charter
+equals = true
+job = performance
 severity = warning
 notify = log, .workbench/alerts.jsonl
 

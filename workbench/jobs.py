@@ -394,7 +394,25 @@ def rerun(run_id: str, # the id of the run to repeat (`workbench runs` lists the
     return _run(job, nb_path, values, settings, timeout, cell_timeout, progress, prov, rerun_of=run_id)
 
 # %% ../nbs/70_jobs.ipynb #8aeeda6f
-DEMO_JOBS = ["profile", "quality", "train", "score", "monitor"]
+DEMO_JOBS = ["profile", "quality", "train", "score", "monitor", "performance", "retrain"]
+
+def _story(m: dict, # the headline metrics a run recorded
+           metric: str, # the charter's primary metric
+          ) -> list[str]:
+    "What the demo says of a monitoring or retraining run, from the figures it recorded."
+    real, diff = (k if k in m else None for k in (f"realized_{metric}", f"difference_{metric}"))
+    if "drifted_chunks" in m:
+        return [f"drift in {m['drifted_chunks']} of {m.get('chunks')} months" + (", the latest among them" if m.get("latest_chunk_drift") else "")]
+    if real and "disagreeing_chunks" in m:
+        x = real.removeprefix("realized_")
+        return [f"{x} in {m.get('latest_labelled_chunk')}: realized {m[real]}, estimated {m.get('estimated_' + x)}; the estimate "
+                f"misses the realized figure in {m['disagreeing_chunks']} of {m.get('chunks')} months"]
+    if "skipped" not in m: return []
+    if not diff: return [m.get("reason") or m.get("status", "")]
+    x = diff.removeprefix("difference_")
+    return [f"{m['challenger_model']} against {m['champion_model']} on {m['compared_rows']:,} rows of the newest month: {x} "
+            f"{m['challenger_' + x]} vs {m['champion_' + x]}, {m[diff]:+} (interval {m['ci_low']:+} to {m['ci_high']:+}): {m['verdict']}",
+            m.get("reason") or m.get("status", "")]
 
 def run_demo(folder: str|Path|None=None, # project folder; default: the current folder
              n_customers: int=20_000, # customers per month in the example data
@@ -424,4 +442,5 @@ def run_demo(folder: str|Path|None=None, # project folder; default: the current 
         echo(f"running job {job!r}…")
         runs.append(run_job(job, settings=settings, progress=progress))
         echo(f"  {runs[-1].status} in {runs[-1].duration_s:.1f} s → {runs[-1].report}")
+        for line in _story(runs[-1].metrics, settings.problem.metric or ""): echo(f"  {line}")
     return runs

@@ -1,6 +1,6 @@
 """HTTP serving of a registered model with FastAPI on uvicorn: `/predict`, MLflow-compatible `/invocations`, `/health`,
 Prometheus `/metrics`; strict input checks, the model's data contract, bearer tokens, hot swaps when an alias moves,
-and a sampled Parquet log of what was served.
+a challenger scored in shadow or answering a stable share of keys, and a sampled Parquet log of what was served.
 
 Docs: https://github.com/workbench-dev/workbench/serve.html.md"""
 
@@ -9,6 +9,7 @@ Docs: https://github.com/workbench-dev/workbench/serve.html.md"""
 # %% ../nbs/44_serve.ipynb #1f5ad605
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import json
@@ -31,12 +32,13 @@ import pandas as pd
 from starlette.requests import Request   # light (10 ms); at module level because FastAPI reads the endpoints' annotations
 
 from .core import WorkbenchError, atomic_path
-from .registry import LoadedModel, ModelRef, Registry, parse_ref
-from .settings import ServeSettings, Settings
+from .registry import LoadedModel, ModelRef, ModelVersion, Registry, parse_ref
+from .settings import ChallengerSettings, ServeSettings, Settings
 
 # %% auto #0
 __all__ = ['log', 'RequestError', 'parse_json', 'request_columns', 'column_kind', 'coerce_columns', 'ContractScreen',
-           'PredictionLog', 'read_prediction_log', 'make_app', 'is_loopback', 'check_bind', 'serve']
+           'PredictionLog', 'read_prediction_log', 'split_buckets', 'challenger_rows', 'incompatible', 'make_app',
+           'is_loopback', 'check_bind', 'serve']
 
 # %% ../nbs/44_serve.ipynb #b4091d29
 log = logging.getLogger("workbench.serve")
@@ -308,6 +310,8 @@ def _far(v: np.ndarray, b: tuple) -> np.ndarray:
     return m | (w < lo) | (w > hi)
 
 # %% ../nbs/44_serve.ipynb #994c3907
+_LOG_META = ("_served_at", "_model", "_version", "_request", "_row")
+
 class PredictionLog:
     "Served rows with their predictions: sampled, sensitive columns dropped, appended to a folder as Parquet files."
     def __init__(self, folder: str|Path, # where the files go (created when missing)
@@ -327,11 +331,13 @@ class PredictionLog:
     def add(self, X: pd.DataFrame, # the converted input columns of one request
             extra: dict, # the other columns the client sent: name -> list of values
             out: pd.DataFrame, # the predictions
-            model: str, version: int, # what scored them
+            model: str, version, # what scored them: the version, or each row's (a split)
+            shadow: pd.DataFrame|None=None, # the challenger's predictions of the same rows (shadow mode), logged as challenger_*
+            shadow_version: int|None=None, # the challenger's version
            ) -> None:
         "Queue one request's rows (cheap: the work happens in `flush`)."
         if self.sample <= 0 or not len(out): return
-        item = (X, extra, out, model, version, pd.Timestamp.now(tz="UTC"), uuid.uuid4().hex[:16])
+        item = (X, extra, out, model, version, pd.Timestamp.now(tz="UTC"), uuid.uuid4().hex[:16], shadow, shadow_version)
         with self._lock:
             if not self._buf: self._since = time.monotonic()
             self._buf.append(item); self._rows += len(out)
@@ -340,7 +346,7 @@ class PredictionLog:
         "Whether enough rows or time have gathered for a file."
         return self._rows >= self.flush_rows or (bool(self._buf) and time.monotonic() - self._since >= self.flush_seconds)
 
-    def _frame(self, X, extra, out, model, version, at, request) -> pd.DataFrame:
+    def _frame(self, X, extra, out, model, version, at, request, shadow=None, shadow_version=None) -> pd.DataFrame:
         keep = np.arange(len(out)) if self.sample >= 1 else np.flatnonzero(self._rng.random(len(out)) < self.sample)
         f = X.iloc[keep].reset_index(drop=True)
         for c, vals in extra.items():
@@ -348,7 +354,9 @@ class PredictionLog:
                 f[c] = pd.Series([None if vals[i] is None else vals[i] if isinstance(vals[i], str) else _show(vals[i]) for i in keep],
                                  dtype=object)
         for c in out.columns: f[c] = out[c].to_numpy()[keep]
-        meta = {"_served_at": at, "_model": model, "_version": version, "_request": request, "_row": keep}
+        for c in (shadow.columns if shadow is not None else ()): f[f"challenger_{c}"] = shadow[c].to_numpy()[keep]
+        meta = {"_served_at": at, "_model": model, "_version": version if np.isscalar(version) else np.asarray(version)[keep],
+                "_request": request, "_row": keep, **({"_challenger_version": shadow_version} if shadow is not None else {})}
         return pd.concat([pd.DataFrame(meta, index=f.index), f.drop(columns=[c for c in meta if c in f.columns])], axis=1)
 
     def flush(self) -> Path|None:
@@ -359,7 +367,7 @@ class PredictionLog:
             frames = [f for f in (self._frame(*b) for b in buf) if len(f)]
             if not frames: return None
             df = pd.concat(frames, ignore_index=True)
-            self.sensitive |= set(detect_sensitive(df.drop(columns=["_served_at", "_model", "_version", "_request", "_row"])))
+            self.sensitive |= set(detect_sensitive(df.drop(columns=[*_LOG_META, "_challenger_version"], errors="ignore")))
             df = df.drop(columns=[c for c in df.columns if c in self.sensitive])
             self._seq += 1
             path = self.folder/f"predictions-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{os.getpid()}-{self._seq:05d}.parquet"
@@ -421,9 +429,130 @@ class _Served:
             raise RequestError(422, f"the model cannot score these rows: {type(e).__name__}: {e}") from None
 
 class _State:
-    "What the app serves now, and what happened to the last reload."
-    def __init__(self, served: _Served, ref: ModelRef):
+    "What the app serves now and the challenger beside it (None: none), and what happened to the last reloads."
+    def __init__(self, served: _Served, ref: ModelRef, challenger: ChallengerSettings|None=None):
         self.served, self.ref, self.started, self.reload_error = served, ref, time.time(), None
+        cs = challenger or ChallengerSettings(mode="off")
+        self.mode, self.share, self.key = cs.mode, cs.share, cs.key
+        self.challenger, self.challenger_error, self.shadow = None, None, None
+
+# %% ../nbs/44_serve.ipynb #b3bdb1c5
+def _key_text(k) -> str:
+    "A key as text, the same whether it came as JSON, CSV or Parquet: whole numbers without a decimal point, booleans in lower case."
+    if isinstance(k, (bool, np.bool_)): return "true" if k else "false"
+    if isinstance(k, (int, np.integer)): return str(int(k))
+    if isinstance(k, (float, np.floating)) and float(k).is_integer(): return str(int(k))
+    return str(k)
+
+def split_buckets(keys, # each row's key: ids as text or numbers (a list, array or Series)
+                 ) -> np.ndarray:
+    "Each key's bucket from 0 to 9999 (-1 for a missing key): the first 8 bytes of the sha256 of its text, big-endian, mod 10000."
+    out = np.empty(len(keys), dtype=np.int64)
+    for i, k in enumerate(keys.tolist() if hasattr(keys, "tolist") else keys):
+        out[i] = -1 if _missing(k) else int.from_bytes(hashlib.sha256(_key_text(k).encode()).digest()[:8], "big") % 10_000
+    return out
+
+def _missing(k) -> bool:
+    try: return k is None or bool(pd.isna(k))
+    except (TypeError, ValueError): return False   # a list or an object sent as a key: a value, not a missing one
+
+def challenger_rows(keys, # each row's key
+                    share: float, # the share of keys the challenger answers, 0 to 1
+                   ) -> np.ndarray:
+    "Whether each row goes to the challenger: its key's bucket is below `share` × 10000; a row without a key stays with the champion."
+    b = split_buckets(keys)
+    return (b >= 0) & (b < round(share * 10_000))
+
+def incompatible(champion: ModelVersion, # the version serving now
+                 challenger: ModelVersion, # the version that would stand beside it
+                ) -> str:
+    "Why `challenger` cannot be compared with `champion` (another task, target, positive class or classes); '' when it can."
+    a, b = champion.meta, challenger.meta
+    if (a.get("task"), a.get("target")) != (b.get("task"), b.get("target")):
+        return (f"{challenger.ref} predicts {b.get('target')!r} ({b.get('task')}), the champion {champion.ref} predicts "
+                f"{a.get('target')!r} ({a.get('task')}): they answer different questions")
+    if a.get("task") == "binary" and [str(x) for x in a.get("labels") or []] != [str(x) for x in b.get("labels") or []]:
+        return f"{challenger.ref} has the labels {b.get('labels')}, the champion {champion.ref} {a.get('labels')} (another positive class)"
+    if a.get("task") == "multiclass" and [str(x) for x in a.get("classes") or []] != [str(x) for x in b.get("classes") or []]:
+        return f"{challenger.ref} knows the classes {b.get('classes')}, the champion {champion.ref} {a.get('classes')}"
+    return ""
+
+def _why(e: RequestError) -> str:
+    "The metrics' label of a challenger's failure."
+    return e.reason or ("missing" if "missing" in e.details else "model")
+
+def _agreeing(a: pd.DataFrame, b: pd.DataFrame, task: str) -> int:
+    "Rows on which two models' predictions agree (regression: within 5% of each other)."
+    x, y = a["prediction"].to_numpy(), b["prediction"].to_numpy()
+    if task == "regression":
+        x, y = x.astype(float), y.astype(float)
+        return int((np.abs(x - y) <= 0.05 * np.maximum(np.abs(x), np.abs(y))).sum())
+    return int((x.astype(str) == y.astype(str)).sum())
+
+def _split_answers(state: _State, ch: _Served, cols: dict, out: pd.DataFrame, version: int, metrics: _Metrics):
+    "The answers with the challenger's predictions for the rows whose key falls in its share, and the version that answered each row."
+    n = len(out)
+    keys = cols.get(state.key)
+    to = challenger_rows(keys, state.share) if keys is not None else np.zeros(n, bool)
+    versions, k = np.full(n, version), int(to.sum())
+    if k:
+        idx = np.flatnonzero(to)
+        try:
+            arrays = coerce_columns({c: [vals[i] for i in idx] for c, vals in cols.items() if c in ch.kinds}, ch.kinds)
+            Xc = pd.DataFrame(arrays, copy=False)
+            ch.check(arrays, Xc)
+            pc = ch.predict(Xc)
+            out = out.copy()
+            for c in out.columns:
+                a = out[c].to_numpy(copy=True); a[idx] = pc[c].to_numpy(); out[c] = a
+            versions[idx] = ch.model.version.version
+        except RequestError as e:   # a challenger never costs the client its answer: the champion's stands
+            metrics.challenger_errors.labels(_why(e)).inc(k)
+            k = 0
+    metrics.split_rows.labels("challenger").inc(k); metrics.split_rows.labels("champion").inc(n - k)
+    return out, versions
+
+class _Shadow(threading.Thread):
+    "Scores served requests with the challenger off the request path, counts agreement, and logs both; a full queue drops (and counts) requests."
+    def __init__(self, state: _State, metrics: _Metrics, plog: PredictionLog|None, depth: int=256):
+        import queue
+        super().__init__(name="workbench-shadow", daemon=True)
+        self.state, self.metrics, self.plog, self.q = state, metrics, plog, queue.Queue(depth)
+        self.rows = self.agree = 0; self.scoring = ""
+        self.failing = ""   # the last failure logged, so a broken challenger logs once, not on every request
+
+    def submit(self, ch: _Served, cols: dict, X: pd.DataFrame, extra: dict, out: pd.DataFrame, v: ModelVersion) -> bool:
+        "Queue a served request for the challenger; False (and counted) when the queue is full or the worker is not running."
+        import queue
+        if not self.is_alive(): return False
+        try: self.q.put_nowait((ch, cols, X, extra, out, v)); return True
+        except queue.Full: self.metrics.shadow_dropped.inc(len(out)); return False
+
+    def run(self):
+        while True:
+            item = self.q.get()
+            if item is None: return
+            try: self._one(*item)
+            except Exception: log.exception("shadow scoring failed")
+
+    def _one(self, ch, cols, X, extra, out, v):
+        if ch.ref != self.scoring: self.scoring, self.rows, self.agree = ch.ref, 0, 0   # agreement of the challenger there is now
+        pred = None
+        try: pred = ch.predict(pd.DataFrame(coerce_columns(cols, ch.kinds), copy=False))
+        except RequestError as e:
+            self.metrics.challenger_errors.labels(_why(e)).inc(len(out))
+            if e.message != self.failing: log.error("the challenger %s cannot score served rows: %s", ch.ref, e.message)
+            self.failing = e.message
+        if pred is not None:
+            self.rows += len(out); self.agree += _agreeing(out, pred, v.task)
+            self.metrics.shadow.inc(len(out)); self.metrics.agreement.set(self.agree / self.rows)
+        if self.plog is not None:
+            self.plog.add(X, extra, out, v.name, v.version, pred, ch.model.version.version if pred is not None else None)
+
+    def close(self):
+        "Score what waits, then stop."
+        if self.is_alive(): self.q.put(None); self.join(timeout=60)
+
 
 # %% ../nbs/44_serve.ipynb #0e5841af
 _ENDPOINTS = ("/predict", "/invocations", "/health", "/metrics", "/openapi.json", "/docs")
@@ -441,11 +570,23 @@ class _Metrics:
         self.model = Gauge("workbench_model_info", "The model version served", ["model", "version"], registry=r)
         self.loaded = Gauge("workbench_model_loaded_timestamp_seconds", "When the served version was loaded", registry=r)
         self.reloads = Counter("workbench_model_reloads", "Alias moves acted on, by outcome", ["outcome"], registry=r)
+        self.challenger = Gauge("workbench_challenger_info", "The challenger beside the champion, and how it meets traffic",
+                                ["model", "version", "mode"], registry=r)
+        self.shadow = Counter("workbench_shadow_predictions", "Rows the challenger scored in shadow (never returned)", registry=r)
+        self.agreement = Gauge("workbench_challenger_agreement", "Share of shadow-scored rows on which the challenger agrees with the champion", registry=r)
+        self.shadow_dropped = Counter("workbench_shadow_dropped_rows", "Rows not shadow-scored: the challenger's queue was full", registry=r)
+        self.split_rows = Counter("workbench_split_rows", "Rows answered in a split, by arm", ["arm"], registry=r)
+        self.challenger_errors = Counter("workbench_challenger_errors", "Rows the challenger could not score (the champion's answer stood), by reason",
+                                         ["reason"], registry=r)
 
     def serving(self, s: _Served) -> None:
         self.model.clear()
         self.model.labels(s.model.version.name, str(s.model.version.version)).set(1)
         self.loaded.set(s.loaded_at.timestamp())
+
+    def challenging(self, ch: _Served|None, mode: str) -> None:
+        self.challenger.clear()
+        if ch is not None: self.challenger.labels(ch.model.version.name, str(ch.model.version.version), mode).set(1)
 
     def scored(self, out: pd.DataFrame, task: str) -> None:
         if task == "regression": self.predictions.labels("value").inc(len(out)); return
@@ -512,7 +653,7 @@ def _records_out(out: pd.DataFrame) -> list:
 
 def _score(state: _State, body: bytes, fmt: str, max_rows: int, metrics: _Metrics, plog: PredictionLog|None) -> bytes:
     "Parse, convert, check and score one request (in the threadpool); the JSON answer."
-    served = state.served   # one version for the whole request, whatever a swap does meanwhile
+    served, ch = state.served, state.challenger   # one version each for the whole request, whatever a swap does meanwhile
     cols, n = request_columns(parse_json(body, nan=fmt == "mlflow"), fmt)
     if n == 0: raise RequestError(422, "no rows to score: the request's list of rows is empty")
     if n > max_rows:
@@ -521,29 +662,36 @@ def _score(state: _State, body: bytes, fmt: str, max_rows: int, metrics: _Metric
     X = pd.DataFrame(arrays, copy=False)
     served.check(arrays, X)
     out = served.predict(X)
-    v = served.model.version
+    v, versions = served.model.version, None
+    if ch is not None and state.mode == "split": out, versions = _split_answers(state, ch, cols, out, v.version, metrics)
     metrics.scored(out, v.task)
-    if plog is not None: plog.add(X, {c: vals for c, vals in cols.items() if c not in arrays}, out, v.name, v.version)
+    extra = {c: vals for c, vals in cols.items() if c not in arrays}
+    shadowed = ch is not None and state.shadow is not None and state.shadow.submit(ch, cols, X, extra, out, v)   # it logs both
+    if plog is not None and not shadowed: plog.add(X, extra, out, v.name, v.version if versions is None else versions)
     preds = _records_out(out)
-    return json.dumps({"model": v.name, "version": v.version, "predictions": preds} if fmt == "rows" else {"predictions": preds},
-                      default=str).encode()
+    answer = {"model": v.name, "version": v.version, "predictions": preds} if fmt == "rows" else {"predictions": preds}
+    if versions is not None and fmt == "rows": answer["versions"] = versions.tolist()
+    return json.dumps(answer, default=str).encode()
 
 # %% ../nbs/44_serve.ipynb #1ea47363
 class _Background(threading.Thread):
-    "Resolves an alias every `interval` seconds and swaps in the version it names; flushes the prediction log when due."
+    "Resolves the aliases every `interval` seconds and swaps in the versions they name (champion, challenger); flushes the prediction log when due."
     def __init__(self, state: _State, registry: Registry, interval: float, metrics: _Metrics, plog: PredictionLog|None):
         super().__init__(name="workbench-serve", daemon=True)
         self.state, self.registry, self.interval, self.metrics, self.plog = state, registry, interval, metrics, plog
         self.watch = state.ref.version is None
+        self.follow = self.watch or state.mode != "off"
         self.stop, self.failed = threading.Event(), (None, 0.0)   # (version that failed to load, when)
+        self.failed_challenger = (None, 0.0)
 
     def run(self):
-        tick = min(self.interval if self.watch else 1.0, 1.0 if self.plog else self.interval)
+        tick = min(self.interval if self.follow else 1.0, 1.0 if self.plog else self.interval)
         due = time.monotonic() + self.interval
         while not self.stop.wait(tick):
-            if self.watch and time.monotonic() >= due:
+            if self.follow and time.monotonic() >= due:
                 due = time.monotonic() + self.interval
-                self.check()
+                if self.watch: self.check()
+                if self.state.mode != "off": self.check_challenger()
             if self.plog is not None and self.plog.due(): self._flush()
 
     def _flush(self):
@@ -570,6 +718,35 @@ class _Background(threading.Thread):
         self.state.served, self.state.reload_error, self.failed = new, None, (None, 0.0)   # the swap: one assignment
         self.metrics.serving(new); self.metrics.reloads.labels("swapped").inc()
         log.info("%s: %s -> %s", ref, old.ref, new.ref)
+        return True
+
+    def check_challenger(self) -> bool:
+        "Resolve NAME@challenger; load the version it names when that is another one (none, or the champion's: no challenger). Whether it changed."
+        st, cur = self.state, self.state.challenger
+        try: version = self.registry.aliases(st.ref.name).get("challenger")
+        except Exception as e:
+            log.error("cannot resolve %s@challenger: %s", st.ref.name, e); return False
+        if version == st.served.model.version.version: version = None   # promoted: it is the champion now
+        if version is None:
+            st.challenger, st.challenger_error = None, None
+            if cur is not None: self.metrics.challenging(None, st.mode); log.info("no challenger any more (was %s)", cur.ref)
+            return cur is not None
+        if cur is not None and cur.model.version.version == version: return False
+        if self.failed_challenger[0] == version and time.monotonic() - self.failed_challenger[1] < 60: return False
+        try:
+            v = self.registry.get(ModelRef(st.ref.name, version=version))
+            why = incompatible(st.served.model.version, v)
+            if why: raise WorkbenchError(why)
+            new = _Served.of(self.registry.load(v))
+        except Exception as e:
+            self.failed_challenger = (version, time.monotonic())
+            st.challenger_error = f"{st.ref.name}/{version} is not used as the challenger: {e}"
+            self.metrics.reloads.labels("challenger_failed").inc()
+            log.error("%s", st.challenger_error)
+            return False
+        st.challenger, st.challenger_error = new, None
+        self.metrics.challenging(new, st.mode)
+        log.info("challenger %s beside %s (%s)", new.ref, st.served.ref, st.mode)
         return True
 
     def close(self):
@@ -617,6 +794,9 @@ def _add_routes(app, state: _State, ss: ServeSettings, metrics: _Metrics, plog: 
         s = state.served
         out = {"status": "ok", "model": s.model.version.name, "version": s.model.version.version, "ref": str(state.ref),
                "loaded_since": s.loaded_at.isoformat(timespec="seconds"), "uptime_seconds": round(time.time() - state.started, 1)}
+        ch = state.challenger
+        if ch is not None: out["challenger"] = {"model": ch.model.version.name, "version": ch.model.version.version, "mode": state.mode}
+        if state.challenger_error: out["challenger_error"] = state.challenger_error
         return {**out, "reload_error": state.reload_error} if state.reload_error else out
 
     @app.get("/metrics", summary="Prometheus metrics")
@@ -630,6 +810,7 @@ def make_app(registry: Registry, # the project's registry
              serve_settings: ServeSettings|None=None, # limits and the reload interval ([serve]); default: the defaults
              token: str|None=None, # bearer token required on every endpoint but /health; None: no token
              log_dir: str|Path|None=None, # folder for the prediction log; None: no log
+             challenger: ChallengerSettings|None=None, # [challenger]: NAME@challenger in shadow or in a split of keys; None: no challenger
             ):
     "A FastAPI app serving the version `ref` names (loaded now, sha256 checked): /predict, /invocations, /health, /metrics."
     from contextlib import asynccontextmanager
@@ -638,16 +819,24 @@ def make_app(registry: Registry, # the project's registry
     from starlette.exceptions import HTTPException
     ss = serve_settings or ServeSettings()
     ref = parse_ref(ref) if isinstance(ref, str) else ref
-    state, metrics = _State(_Served.of(registry.load(ref)), ref), _Metrics()
+    if challenger is not None and challenger.mode == "split" and not challenger.key:
+        raise WorkbenchError("settings.ini [challenger] mode = split needs the column whose value decides a row's model: "
+                             "set [challenger] key = COLUMN (or [problem] id_column)")
+    state, metrics = _State(_Served.of(registry.load(ref)), ref, challenger), _Metrics()
     metrics.serving(state.served)
     plog = PredictionLog(log_dir, ss.log_sample, state.served.contract.sensitive if state.served.contract else ()) if log_dir else None
     background = _Background(state, registry, ss.reload_seconds, metrics, plog)
+    if state.mode != "off": background.check_challenger()   # live from the first request
+    if state.mode == "shadow": state.shadow = _Shadow(state, metrics, plog)
 
     @asynccontextmanager
     async def lifespan(app):
-        if background.watch or plog is not None: background.start()
+        if state.shadow is not None: state.shadow.start()
+        if background.follow or plog is not None: background.start()
         try: yield
-        finally: background.close()
+        finally:
+            if state.shadow is not None: state.shadow.close()   # what waits is scored and logged before the log's last flush
+            background.close()
 
     app = FastAPI(title=f"workbench: {ref}", version=str(state.served.model.version.version), lifespan=lifespan,
                   description=f"Predictions of the registered model {ref} (see workbench.serve).", redoc_url=None)
@@ -712,6 +901,8 @@ def serve(settings: Settings, # the project's settings ([serve] section)
           token: str|None=None, # bearer token; default [serve] token, else $WORKBENCH_TOKEN; none: loopback only
          ) -> None:
     "Serve a registered model over HTTP until stopped; print the URL it listens on."
+    from dataclasses import replace
+
     import uvicorn
     ss = settings.serve
     token = token or ss.token or os.environ.get("WORKBENCH_TOKEN") or None
@@ -721,11 +912,15 @@ def serve(settings: Settings, # the project's settings ([serve] section)
     ref = model or f"{settings.project.name}@champion"
     _log_to_stderr()
     log_dir = (settings.root/ss.log_dir) if ss.log_dir else None
-    app = make_app(Registry.of(settings), ref, ss, token=token, log_dir=log_dir)
+    cs = settings.challenger
+    if not cs.key and settings.problem.id_column: cs = replace(cs, key=settings.problem.id_column)
+    app = make_app(Registry.of(settings), ref, ss, token=token, log_dir=log_dir, challenger=cs)
     sock = _listen(host, port)
     if not token: log.info("no token: listening on %s (loopback) only; to serve other machines set --token and --host", host)
     bound = sock.getsockname()[1]
     url = f"http://{f'[{host}]' if ':' in host else host}:{bound}"
-    print(f"serving {app.state.workbench.served.ref} ({parse_ref(ref)}) at {url}", flush=True)
+    ch = app.state.workbench.challenger
+    print(f"serving {app.state.workbench.served.ref} ({parse_ref(ref)}) at {url}"
+          + (f" with the challenger {ch.ref} in {cs.mode} mode" if ch is not None else ""), flush=True)
     config = uvicorn.Config(app, lifespan="on", access_log=False, log_level="info", timeout_graceful_shutdown=10)
     uvicorn.Server(config).run(sockets=[sock])

@@ -20,8 +20,9 @@ from .metrics import TASKS, metric_names
 # %% auto #0
 __all__ = ['DTYPES', 'DATE_PARTS', 'FILE_KINDS', 'JOB_KEYS', 'SETTINGS_FILE', 'SettingsError', 'file_kind', 'key', 'schema',
            'ProjectSettings', 'ProblemSettings', 'SourceSettings', 'JobSettings', 'AlertRule', 'JoinSettings',
-           'FeatureSettings', 'TrainSettings', 'RegistrySettings', 'ServeSettings', 'MonitorSettings', 'NotifySettings',
-           'SmtpSettings', 'ReportsSettings', 'Settings', 'find_settings', 'load_settings']
+           'FeatureSettings', 'TrainSettings', 'RegistrySettings', 'ServeSettings', 'MonitorSettings',
+           'ChallengerSettings', 'NotifySettings', 'SmtpSettings', 'ReportsSettings', 'Settings', 'find_settings',
+           'load_settings']
 
 # %% ../nbs/02_settings.ipynb #cdf97e87
 class SettingsError(WorkbenchError, ValueError):
@@ -360,6 +361,15 @@ class MonitorSettings:
     max_rows: int = key(_int(100), 5_000) # rows per side for the domain classifier
 
 @dataclass(frozen=True)
+class ChallengerSettings:
+    "The `[challenger]` section: how the model's `challenger` alias meets traffic, and when a comparison is decided (see `workbench.compare`)."
+    mode: str = key(_choice("shadow", "split", "off"), "shadow") # shadow: it scores every request too, never answers; split: it answers a share of keys
+    share: float = key(_float(0, 1), 0.1) # split: the share of keys the challenger answers (hash of the key mod 10000 < share × 10000)
+    min_rows: int = key(_int(1), 1000) # labelled rows a comparison needs before it can decide
+    alpha: float = key(_float(0.0001, 0.5), 0.05) # decided when the (1 − alpha) interval of the difference excludes zero
+    key: str = key(_str, "") # split: the column whose value decides a row's model; default: [problem] id_column (last: the name shadows `key()`)
+
+@dataclass(frozen=True)
 class NotifySettings:
     "The `[notify]` section: who hears of a run that failed or timed out (see `workbench.alerts.notify_failure`)."
     on_failure: list = key(_notify, factory=list) # sinks, as an alert rule's notify: log, a JSON-lines file, an http(s) URL, mailto:ADDRESS, email
@@ -401,6 +411,7 @@ class Settings:
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
+    challenger: ChallengerSettings = field(default_factory=ChallengerSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     reports: ReportsSettings = field(default_factory=ReportsSettings)
@@ -408,11 +419,12 @@ class Settings:
 JOB_KEYS = tuple(schema(JobSettings))   # the keys of a [job:NAME] section that are not notebook parameters
 _SECTIONS = {"project": ProjectSettings, "problem": ProblemSettings, "source": SourceSettings, "job": JobSettings,
              "alert": AlertRule, "train": TrainSettings, "join": JoinSettings, "features": FeatureSettings,
-             "registry": RegistrySettings, "serve": ServeSettings, "monitor": MonitorSettings, "notify": NotifySettings,
+             "registry": RegistrySettings, "serve": ServeSettings, "monitor": MonitorSettings, "challenger": ChallengerSettings,
+             "notify": NotifySettings,
              "smtp": SmtpSettings, "reports": ReportsSettings}
-_SINGLE = ("features", "train", "registry", "serve", "monitor", "notify", "smtp", "reports")   # sections without a name
+_SINGLE = ("features", "train", "registry", "serve", "monitor", "challenger", "notify", "smtp", "reports")   # sections without a name
 _SCHEMA = {kind: schema(cls) for kind, cls in _SECTIONS.items()}
-_KINDS = ("[project], [problem], [features], [train], [registry], [serve], [monitor], [notify], [smtp], [reports], "
+_KINDS = ("[project], [problem], [features], [train], [registry], [serve], [monitor], [challenger], [notify], [smtp], [reports], "
           "[source:NAME], [join:NAME], [job:NAME], [alert:NAME]")
 
 # %% ../nbs/02_settings.ipynb #675b00a0
@@ -429,7 +441,7 @@ def find_settings(start: str|Path|None=None, # a settings.ini file or a folder t
         if not f.is_file(): continue
         text = f.read_text(encoding="utf-8", errors="replace")
         if re.search(r"^\s*\[project\]", text, re.M): return f
-        if not text.strip() or re.search(r"^\s*\[(problem|features|train|registry|serve|monitor|notify|smtp|reports|source:|join:|job:|alert:)", text, re.M):
+        if not text.strip() or re.search(r"^\s*\[(problem|features|train|registry|serve|monitor|challenger|notify|smtp|reports|source:|join:|job:|alert:)", text, re.M):
             raise SettingsError(f"{f}: {'is empty' if not text.strip() else 'has no [project] section'}; a workbench "
                                 "project's settings.ini starts with [project] and name = ...: fix it, or pass --project DIR")
     raise SettingsError(f"no {SETTINGS_FILE} with a [project] section in {str(start)!r} or its parents: "
