@@ -94,6 +94,8 @@ def test_the_monitor_job_records_its_verdict(tmp_path, months):
     html = (tmp_path / run["report"]).read_text()
     assert "Drifted in the latest chunk (2025-12)" in html and "By plan" in html and "not in the reference" in html
     assert len(html.encode()) < 500_000
+    prom = (tmp_path / ".workbench" / "metrics" / "monitoring.prom").read_text()   # for Prometheus' textfile collector
+    assert 'figure="drifted_chunks",job="monitor"} 3.0' in prom
 
 
 def test_what_the_service_served_is_monitored_by_default(tmp_path):
