@@ -2,20 +2,17 @@
 `workbench serve` process, with real models trained into a temporary project."""
 import json
 import os
-import re
-import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from test_serve import Server as ServeServer
 
 from workbench.example import make_customers, write_model_project
 from workbench.registry import Registry, train_project
@@ -27,33 +24,12 @@ ENV = {k: v for k, v in os.environ.items() if k != "WORKBENCH_TOKEN"}
 SERVE = "[serve]\nreload_seconds = 0.5\nlog_dir = predlog\n"
 
 
-class Server:
-    "`workbench serve` in a subprocess on 127.0.0.1 and a free port; its output gathered by threads."
-    def __init__(self, project):
-        self.proc = subprocess.Popen([WORKBENCH, "--project", str(project), "serve", "--port", "0"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-        self.out, self.err = [], []
-        for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
-            threading.Thread(target=lambda s=stream, ls=lines: ls.extend(iter(s.readline, "")), daemon=True).start()
-        deadline = time.time() + 60
-        while not any("http://" in line for line in self.out):
-            assert self.proc.poll() is None and time.time() < deadline, f"the server did not start:\n{''.join(self.err)}"
-            time.sleep(0.05)
-        self.url = re.search(r"(http://\S+)", "".join(self.out)).group(1)
-        self.client = httpx.Client(base_url=self.url, timeout=30)
-
+class Server(ServeServer):
+    "`workbench serve` in a subprocess (see tests/test_serve.py), with its Prometheus figures at hand."
     def metric(self, name, **labels):
         text = self.client.get("/metrics").text
         return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
                    if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
-
-    def stop(self):
-        self.client.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try: self.proc.wait(20)
-            except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait()
-        return self.proc.returncode
 
 
 @pytest.fixture(scope="module")
