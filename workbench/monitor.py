@@ -430,7 +430,7 @@ def _with_predictions(df: pd.DataFrame, model) -> pd.DataFrame:
     if model is None or "prediction" in df.columns: return df
     from workbench.score import stable_types
     missing = [c for c in model.inputs if c not in df.columns]
-    if missing: raise WorkbenchError(f"the data lacks the model's input column(s) {missing[:10]}: it cannot be scored for monitoring")
+    if missing: raise WorkbenchError(f"the data lacks the model's input column(s) {missing[:10]}: it has no predictions and cannot be scored")
     return pd.concat([df, model.predict(stable_types(df, model.version.contract()))], axis=1)
 
 def latest_predictions(settings) -> str:

@@ -1048,12 +1048,9 @@ def _load_model(settings, model: str, reference: str):
         raise WorkbenchError(f"no champion model to judge ({e}); pass reference=DATA and the columns to judge plain scored data") from e
 
 def _scored(df: pd.DataFrame, lm) -> pd.DataFrame:
-    "`df` with the model's prediction columns, scored now when it has none."
-    if lm is None or "prediction" in df.columns: return df
-    from workbench.score import stable_types
-    missing = [c for c in lm.inputs if c not in df.columns]
-    if missing: raise WorkbenchError(f"the data lacks the model's input column(s) {missing[:10]}: it has no predictions and cannot be scored")
-    return pd.concat([df, lm.predict(stable_types(df, lm.version.contract()))], axis=1)
+    "`df` with the model's prediction columns, scored now when it has none (as monitoring does)."
+    from workbench.monitor import _with_predictions
+    return _with_predictions(df, lm)
 
 def _holdout_reference(lm, target: str) -> pd.DataFrame:
     "The model's stored holdout, scored now, with its labels in `target` as the data has them."
