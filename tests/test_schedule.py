@@ -203,6 +203,14 @@ def test_retries_with_backoff_dependencies_pause_and_metrics(project):
     assert m[("workbench_job_next_run_timestamp_seconds", "first", None)] == (DAY + timedelta(days=1, hours=6)).timestamp()
 
 
+def _until_zombie(pid, timeout=10):
+    "Wait until a killed, unreaped child is a zombie: `kill` returns before the process has died."
+    deadline = time.monotonic() + timeout
+    while (st := Path(f"/proc/{pid}/stat")).exists() and st.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline, f"pid {pid} did not die within {timeout} s"
+        time.sleep(0.01)
+
+
 def test_a_job_never_overlaps_itself_and_stale_locks_are_taken_over(project, caplog):
     caplog.set_level(logging.INFO, logger="workbench.scheduler")
     configure(project, """
@@ -235,6 +243,7 @@ def test_a_job_never_overlaps_itself_and_stale_locks_are_taken_over(project, cap
         clock.at(10, 2, 5)                                                  # often is due again while it runs
         assert s.tick()["started"] == [] and [t.status for t in s.state.tasks(job="often")] == ["running"]
         holder.kill()                                                       # the holder dies (a zombie until reaped: still dead)
+        _until_zombie(holder.pid)                                           # SIGKILL is delivered asynchronously
         assert [t.job for t in s.tick()["started"]] == ["blocked"]
         s.wait(60)
         clock.at(10, 3, 30)                                                 # 10:02 and 10:03 were missed while they ran
