@@ -18,38 +18,12 @@ project's own environment); otherwise they are reported as not installed and ski
     python benchmarks/bench_drift.py [--reference 100000 1000000] [--current 1000000] [--peer-python /tmp/peers/bin/python]
 """
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
 
-MEASURE = textwrap.dedent("""
-    import json, resource, sys, time, warnings
-    warnings.simplefilter("ignore")
-    import pandas as pd
-    ref, cur = pd.read_parquet(sys.argv[1]), pd.read_parquet(sys.argv[2])
-    {imports}
-    import pyarrow
-    pyarrow.default_memory_pool().release_unused()   # what reading the files left in Arrow's allocator is not the step's
-    def rss():
-        with open("/proc/self/statm") as f: return int(f.read().split()[1]) * resource.getpagesize() / 2**20
-    try:
-        with open("/proc/self/clear_refs", "w") as f: f.write("5")   # peak := now: measure the step alone
-        reset = True
-    except OSError:
-        reset = False
-    before = rss()
-    t0 = time.perf_counter()
-    {fit}
-    t1 = time.perf_counter()
-    {report}
-    t2 = time.perf_counter()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(dict(fit=t1 - t0, report=t2 - t1, peak=peak, before=before, step=peak - before, reset=reset,
-                          drifted=sorted(drifted))))
-""")
+from _isolated import available, measure, program
 
 CASES = {
     "workbench": dict(
@@ -96,26 +70,15 @@ def make_data(n, seed, drifted):
     return pd.DataFrame(d)
 
 
-def available(python, case):
-    if "check" not in CASES[case]: return True
-    return subprocess.run([python, "-c", CASES[case]["check"]], capture_output=True).returncode == 0
-
-
-def measure(python, case, ref, cur, timeout):
-    code = MEASURE.format(**{k: v for k, v in CASES[case].items() if k != "check"})
-    try:
-        p = subprocess.run([python, "-c", code, str(ref), str(cur)], capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"over {timeout} s"}
-    if p.returncode: return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1][:100]}
-    return json.loads(p.stdout.strip().splitlines()[-1])
+def run_case(python, case, ref, cur, timeout):
+    return measure(python, program(CASES[case], "report", "drifted=sorted(drifted)"), ref, cur, timeout)
 
 
 def main(references, current, peer_python, timeout):
     pythons = {"workbench": sys.executable}
     for case in ("evidently", "nannyml"):
         for python in (sys.executable, peer_python):
-            if python and available(python, case):
+            if python and available(python, CASES[case]):
                 pythons[case] = python
                 break
     with tempfile.TemporaryDirectory() as d:
@@ -135,7 +98,7 @@ def main(references, current, peer_python, timeout):
                 if case not in pythons:
                     print(f"  {label:34} not installed: skipped (see --peer-python)")
                     continue
-                r = measure(pythons[case], case, d / f"reference_{n}.parquet", d / "current.parquet", timeout)
+                r = run_case(pythons[case], case, d / f"reference_{n}.parquet", d / "current.parquet", timeout)
                 if "error" in r:
                     print(f"  {label:34} failed: {r['error']}")
                     continue

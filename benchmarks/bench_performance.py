@@ -26,41 +26,14 @@ venv: `python -m venv /tmp/peers && /tmp/peers/bin/pip install nannyml`, never t
     python benchmarks/bench_performance.py [--reference 250000] [--current 1000000] [--peer-python /tmp/peers/bin/python]
 """
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
 
-METRICS = ["roc_auc", "f1", "precision", "recall", "accuracy"]
+from _isolated import available, measure, program
 
-MEASURE = textwrap.dedent("""
-    import json, resource, sys, time, warnings
-    warnings.simplefilter("ignore")
-    import pandas as pd
-    ref, cur = pd.read_parquet(sys.argv[1]), pd.read_parquet(sys.argv[2])
-    METRICS = {metrics!r}
-    {imports}
-    import pyarrow
-    pyarrow.default_memory_pool().release_unused()   # what reading the files left in Arrow's allocator is not the step's
-    def rss():
-        with open("/proc/self/statm") as f: return int(f.read().split()[1]) * resource.getpagesize() / 2**20
-    try:
-        with open("/proc/self/clear_refs", "w") as f: f.write("5")   # peak := now: measure the step alone
-        reset = True
-    except OSError:
-        reset = False
-    before = rss()
-    t0 = time.perf_counter()
-    {fit}
-    t1 = time.perf_counter()
-    {estimate}
-    t2 = time.perf_counter()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(dict(fit=t1 - t0, estimate=t2 - t1, peak=peak, before=before, step=peak - before, reset=reset,
-                          keys=[str(k) for k in keys], estimates={{m: [float(v) for v in e] for m, e in estimates.items()}})))
-""")
+METRICS = ["roc_auc", "f1", "precision", "recall", "accuracy"]
 
 CASES = {
     "workbench": dict(
@@ -101,19 +74,9 @@ def make_data(n, seed, start, months, labels):
     return df
 
 
-def available(python, case):
-    if "check" not in CASES[case]: return True
-    return subprocess.run([python, "-c", CASES[case]["check"]], capture_output=True).returncode == 0
-
-
-def measure(python, case, ref, cur, timeout):
-    code = MEASURE.format(metrics=METRICS, **{k: v for k, v in CASES[case].items() if k != "check"})
-    try:
-        p = subprocess.run([python, "-c", code, str(ref), str(cur)], capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"over {timeout} s"}
-    if p.returncode: return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1][:200]}
-    return json.loads(p.stdout.strip().splitlines()[-1])
+def run_case(python, case, ref, cur, timeout):
+    fields = "keys=[str(k) for k in keys], estimates={m: [float(v) for v in e] for m, e in estimates.items()}"
+    return measure(python, program(CASES[case], "estimate", fields, preamble=f"METRICS = {METRICS!r}"), ref, cur, timeout)
 
 
 def compare(ours, theirs):
@@ -127,7 +90,7 @@ def compare(ours, theirs):
 def main(n_ref, n_cur, peer_python, timeout):
     pythons = {"workbench": sys.executable, "workbench (CBPE only)": sys.executable}
     for python in (sys.executable, peer_python):
-        if python and available(python, "nannyml"):
+        if python and available(python, CASES["nannyml"]):
             pythons["nannyml"] = python
             break
     with tempfile.TemporaryDirectory() as d:
@@ -146,7 +109,7 @@ def main(n_ref, n_cur, peer_python, timeout):
             if case not in pythons:
                 print(f"  {case:24} not installed: skipped (see --peer-python)")
                 continue
-            r = measure(pythons[case], case, ref, cur, timeout)
+            r = run_case(pythons[case], case, ref, cur, timeout)
             if "error" in r:
                 print(f"  {case:24} failed: {r['error']}")
                 continue
