@@ -538,6 +538,13 @@ def _signature(tr, inputs: list) -> dict:
     if task == "multiclass": outs += [{"name": f"probability_{c}", "dtype": "float64"} for c in tr.classes]
     return {"inputs": [{"name": c, "dtype": str(tr.X_test[c].dtype)} for c in inputs], "inputs_order": list(inputs), "outputs": outs}
 
+def _deployed(tr, threshold) -> tuple:
+    "The estimator a training run deploys (a binary one with its threshold inside) and its labels ([negative, positive]; None unless binary)."
+    if tr.problem.task != "binary": return tr.final_pipeline, None
+    pos = _jsonable(tr.positive)
+    others = [_jsonable(c) for c in (tr.classes or []) if str(c) != str(tr.positive)]
+    return with_threshold(tr.final_pipeline, threshold, tr.X_test, tr.y_test), [others[0] if others else f"not {pos}", pos]
+
 def register_training(ev: Evaluation, # the evaluation of the chosen model
                       registry: Registry, # where to register it
                       name: str, # the model's name
@@ -553,12 +560,7 @@ def register_training(ev: Evaluation, # the evaluation of the chosen model
     tr = ev.train
     task = tr.problem.task
     inputs = input_columns(tr.final_pipeline)
-    est = with_threshold(tr.final_pipeline, ev.threshold, tr.X_test, tr.y_test) if task == "binary" else tr.final_pipeline
-    labels = None
-    if task == "binary":
-        pos = _jsonable(tr.positive)
-        others = [_jsonable(c) for c in (tr.classes or []) if str(c) != str(tr.positive)]
-        labels = [others[0] if others else f"not {pos}", pos]
+    est, labels = _deployed(tr, ev.threshold)
     hold = tr.X_test.assign(__target__=tr.y_test)
     if len(hold) > holdout_rows: hold = hold.sample(holdout_rows, random_state=0)
     meta = dict(task=task, target=tr.problem.target, positive_class=None if tr.positive is None else str(tr.positive),
@@ -615,11 +617,7 @@ def _drift_reference(tr, df: pd.DataFrame, inputs: list, threshold, settings: Se
     task = tr.problem.task
     rows = df if len(df) <= max_rows else df.sample(max_rows, random_state=0)
     X = rows.drop(columns=[tr.problem.target], errors="ignore")
-    est = with_threshold(tr.final_pipeline, threshold, tr.X_test, tr.y_test) if task == "binary" else tr.final_pipeline
-    labels = None
-    if task == "binary":
-        others = [_jsonable(c) for c in (tr.classes or []) if str(c) != str(tr.positive)]
-        labels = [others[0] if others else f"not {tr.positive}", _jsonable(tr.positive)]
+    est, labels = _deployed(tr, threshold)
     pred = predictions(est, X, {"task": task, "labels": labels})
     frame = pd.concat([X[inputs], pred], axis=1)
     t = tr.problem.time_column
