@@ -43,7 +43,7 @@ CASES = {
                   "keys = [c['key'] for c in res.chunks]\n"
                   "estimates = {m: [c['estimated'][m] for c in res.chunks] for m in METRICS}")),
     "workbench (CBPE only)": dict(
-        imports="import scipy.stats, sklearn.isotonic; from workbench.performance import CBPE, chunk_codes",
+        imports="import scipy.stats, sklearn.isotonic; from workbench.estimators import CBPE, chunk_codes",
         fit="cb = CBPE(METRICS).fit(ref.target.to_numpy(), ref.probability.to_numpy())",
         estimate=("keys, codes, _ = chunk_codes(cur, 'timestamp', 'M')\n"
                   "est = cb.estimate(cur.probability.to_numpy(), cur.prediction.to_numpy(), codes, len(keys))\n"

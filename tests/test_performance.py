@@ -11,7 +11,8 @@ from conftest import WORKBENCH, wb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench.performance import CBPE, ErrorModel, performance, realized
+from workbench.estimators import CBPE, ErrorModel
+from workbench.performance import performance, realized
 
 BINARY = ["roc_auc", "f1", "accuracy", "precision", "recall", "balanced_accuracy", "value", "brier", "log_loss"]
 VALUES = (10.0, -2.0, -1.0, 0.0)
