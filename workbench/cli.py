@@ -347,7 +347,8 @@ def cmd_scheduler(a):
     from workbench import schedule
     if a.action == "export":
         if not a.format: raise WorkbenchError("workbench scheduler export: give --format airflow, cron or systemd (and --out PATH to write it)")
-        text = schedule.export_schedule(_settings(a), a.format, a.out)
+        from workbench.schedule_export import export_schedule
+        text = export_schedule(_settings(a), a.format, a.out)
         print(f"wrote {a.out}" if a.out else text, end="\n" if a.out else "")
         return 0
     if a.action == "status":

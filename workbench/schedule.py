@@ -1,6 +1,6 @@
 """Cron schedules in a time zone, run by `workbench scheduler`: each run its own process, never two of a job at
-once, missed runs caught up by policy, retries with backoff, dependencies, Prometheus metrics, and exports for
-Airflow, cron and systemd.
+once, missed runs caught up by policy, retries with backoff, dependencies and Prometheus metrics. Exports for
+Airflow, cron and systemd are in `workbench.schedule_export`.
 
 Docs: https://github.com/workbench-dev/workbench/schedule.html.md"""
 
@@ -12,14 +12,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
-import shlex
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from contextlib import contextmanager
@@ -28,15 +25,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .core import WorkbenchError, atomic_write, sqlite_connect, sqlite_error
+from .core import WorkbenchError, sqlite_connect, sqlite_error
 from .settings import JobSettings, Settings, SettingsError, find_settings, load_settings
 from .runs import STATUSES, RunRecord, utcnow
 from .jobs import rebuild_catalog, reap_dead, store
 
 # %% auto #0
-__all__ = ['UTC', 'log', 'UNFINISHED', 'KILL_GRACE', 'EXPORTS', 'fire_times', 'next_fire', 'due_slots', 'Task', 'SchedulerState',
-           'workbench_command', 'run_record', 'run_now', 'Scheduler', 'run_forever', 'shutdown', 'write_metrics',
-           'JobGroup', 'job_groups', 'airflow_dag', 'crontab', 'systemd_unit', 'export_schedule', 'scheduler_status',
+__all__ = ['UTC', 'log', 'UNFINISHED', 'fire_times', 'next_fire', 'due_slots', 'Task', 'SchedulerState', 'workbench_command',
+           'run_record', 'run_now', 'Scheduler', 'run_forever', 'shutdown', 'write_metrics', 'scheduler_status',
            'format_status', 'run_scheduler']
 
 # %% ../nbs/76_schedule.ipynb #af95359d
@@ -650,147 +646,6 @@ def write_metrics(settings: Settings, # the project's settings
     path.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(path), reg)   # a temporary file, then a rename
     return path
-
-# %% ../nbs/76_schedule.ipynb #14b157dc
-KILL_GRACE = 60   # seconds an exported schedule gives a run past its timeout to record its outcome
-
-@dataclass
-class JobGroup:
-    "Enabled jobs linked by `depends_on`, in dependency order, with the one schedule they share."
-    name: str # the first job
-    schedule: str
-    timezone: str
-    catch_up: str # 'all' when every scheduled job in it has catch_up = all, else 'latest'
-    jobs: list # JobSettings, dependencies first
-    edges: list # (job, job that depends on it)
-
-def job_groups(settings: Settings) -> list[JobGroup]:
-    "The enabled scheduled jobs and those that run after them, grouped by `depends_on`; jobs linked but on different schedules are an error."
-    jobs = {n: j for n, j in settings.jobs.items() if j.enabled}
-    keep = {n for n, j in jobs.items() if j.schedule}
-    for n in list(keep): keep.update(f for f in _followers(jobs, n) if f in jobs)
-    edges = [(d, n) for n in jobs if n in keep for d in jobs[n].depends_on if d in keep]   # in settings.ini's order
-    comp = {n: {n} for n in keep}
-    for a, b in edges:
-        if comp[a] is not comp[b]:
-            merged = comp[a] | comp[b]
-            for n in merged: comp[n] = merged
-    groups, seen = [], set()
-    for n in settings.jobs:
-        if n not in keep or n in seen: continue
-        members = comp[n]; seen |= members
-        order = _dependency_order([jobs[m] for m in settings.jobs if m in members])
-        sched = {(j.schedule, j.timezone) for j in order if j.schedule}
-        if len(sched) > 1:
-            raise WorkbenchError(f"jobs {', '.join(j.name for j in order)} are linked by depends_on but scheduled differently ("
-                                 + "; ".join(f"{j.name}: '{j.schedule}' {j.timezone}" for j in order if j.schedule)
-                                 + "): Airflow and cron run one schedule per group; give them one, or run them with `workbench scheduler`")
-        (expr, tz), = sched
-        catch = "all" if all(j.catch_up == "all" for j in order if j.schedule) else "latest"
-        groups.append(JobGroup(order[0].name, expr, tz, catch, order, [(a, b) for a, b in edges if b in members]))
-    return groups
-
-def _dependency_order(jobs: list[JobSettings]) -> list[JobSettings]:
-    "`jobs`, each after those it depends on (settings.ini's order otherwise)."
-    out, names = [], {j.name for j in jobs}
-    while len(out) < len(jobs):
-        done = {j.name for j in out}
-        out.append(next(j for j in jobs if j.name not in done and all(d in done or d not in names for d in j.depends_on)))
-    return out
-
-# %% ../nbs/76_schedule.ipynb #cf6298ff
-def airflow_dag(settings: Settings) -> str:
-    "An Airflow DAG file: a DAG per group of linked jobs, a BashOperator per job running `workbench --project DIR run JOB`."
-    project = settings.project.name
-    out = [f'"""Airflow DAGs of the workbench project {project!r} ({settings.root}).',
-           "", "Generated by `workbench scheduler export --format airflow` from settings.ini: edit that file and export again.",
-           '"""', "from datetime import timedelta", "", "import pendulum", "",
-           "try:", "    from airflow.sdk import DAG", "except ImportError:   # Airflow 2", "    from airflow import DAG",
-           "try:", "    from airflow.providers.standard.operators.bash import BashOperator",
-           "except ImportError:   # Airflow 2", "    from airflow.operators.bash import BashOperator"]
-    for g in job_groups(settings):
-        out += ["", "", "with DAG(", f"    dag_id={re.sub(r'[^A-Za-z0-9_.-]', '_', f'workbench_{project}_{g.name}')!r},",
-                f"    schedule={g.schedule!r},", f"    start_date=pendulum.datetime(2024, 1, 1, tz={g.timezone!r}),",
-                f"    catchup={g.catch_up == 'all'},", "    max_active_runs=1,   # a job never overlaps itself",
-                f"    tags=['workbench', {project!r}],", ") as dag:", "    tasks = {}"]
-        for j in g.jobs:
-            out += [f"    tasks[{j.name!r}] = BashOperator(", f"        task_id={j.name!r},",
-                    f"        bash_command={shlex.join(workbench_command(settings, j.name))!r},",
-                    f"        retries={j.retries},", f"        retry_delay=timedelta(seconds={j.retry_delay:g}),",
-                    "        retry_exponential_backoff=True,",
-                    f"        execution_timeout=timedelta(seconds={j.timeout + KILL_GRACE}),   # its timeout, then time to record the outcome",
-                    "    )"]
-        out += [f"    tasks[{a!r}] >> tasks[{b!r}]" for a, b in g.edges]
-    return "\n".join(out) + "\n"
-
-def _with_retries(cmd: str, job: JobSettings) -> str:
-    "`cmd`, tried again after retry_delay seconds (doubling) up to `retries` times."
-    return " || ".join([cmd] + [f"{{ sleep {job.retry_delay * 2 ** i:g}; {cmd}; }}" for i in range(job.retries)])
-
-def crontab(settings: Settings) -> str:
-    "A crontab: one line per group of linked jobs, each job after the one before it succeeded, with its retries, never overlapping."
-    st = settings.project.state_dir
-    out = [f"# crontab of the workbench project {settings.project.name!r} ({settings.root})",
-           "# generated by `workbench scheduler export --format cron`: install with `crontab FILE` (or append to `crontab -e`).",
-           "# Each line runs a job, then the jobs that depend on it, each after the one before it succeeded; retries",
-           "# wait retry_delay seconds, doubling. CRON_TZ needs cronie; other crons read the times in the system's time zone.",
-           "# Missed runs are not caught up: that, and dependencies across lines, are `workbench scheduler`'s. Use one of the two.",
-           "SHELL=/bin/sh"]
-    for g in job_groups(settings):
-        chain = " && ".join(f"{{ {_with_retries(shlex.join(workbench_command(settings, j.name)), j)}; }}" for j in g.jobs)
-        line = (f"cd {shlex.quote(str(settings.root))} && mkdir -p {shlex.quote(str(st/'locks'))} {shlex.quote(str(st/'logs'))} && "
-                f"flock -n {shlex.quote(str(st/'locks'/(g.name + '.cron.lock')))} "
-                f"sh -c {shlex.quote(chain)} >> {shlex.quote(str(st/'logs'/(g.name + '.cron.log')))} 2>&1")
-        out += ["", f"# {', '.join(j.name for j in g.jobs)}", f"CRON_TZ={g.timezone}", f"{g.schedule} {line.replace('%', chr(92) + '%')}"]
-    return "\n".join(out) + "\n"
-
-def _systemd_quote(arg: str) -> str:
-    arg = arg.replace("%", "%%").replace("$", "$$")
-    return arg if re.fullmatch(r"[A-Za-z0-9_./:=@+-]+", arg) else '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-def systemd_unit(settings: Settings, # the project's settings
-                 stop_grace: float=30, # seconds running jobs get to end when the service stops
-                ) -> str:
-    "A systemd service unit that runs `workbench scheduler` for the project."
-    name = f"workbench-scheduler-{settings.project.name}"
-    cmd = [*workbench_command(settings, "")[:-3], "scheduler", "run", "--stop-grace", f"{stop_grace:g}"]
-    return textwrap.dedent(f"""\
-        # {name}.service: the workbench scheduler of the project {settings.project.name!r} ({settings.root}),
-        # generated by `workbench scheduler export --format systemd`. As a user service:
-        #   cp {name}.service ~/.config/systemd/user/ && systemctl --user daemon-reload && systemctl --user enable --now {name}
-        # (as a system service: /etc/systemd/system/, with User= and WantedBy=multi-user.target). Logs: journalctl --user -u {name}
-        [Unit]
-        Description=workbench scheduler of the project {settings.project.name}
-        After=network-online.target
-        Wants=network-online.target
-
-        [Service]
-        Type=simple
-        WorkingDirectory={_systemd_quote(str(settings.root))}
-        ExecStart={' '.join(map(_systemd_quote, cmd))}
-        Environment=PYTHONUNBUFFERED=1
-        Restart=on-failure
-        RestartSec=10
-        # SIGTERM to the scheduler alone: running jobs get {stop_grace:g} s to end, then they are cancelled and recorded so
-        KillMode=mixed
-        KillSignal=SIGTERM
-        TimeoutStopSec={int(stop_grace + 2 * KILL_GRACE)}
-
-        [Install]
-        WantedBy=default.target
-        """)
-
-EXPORTS = {"airflow": airflow_dag, "cron": crontab, "systemd": systemd_unit}
-
-def export_schedule(settings: Settings, # the project's settings
-                    format: str, # airflow, cron or systemd
-                    out: str|Path|None=None, # write it here (atomically); default: only return it
-                   ) -> str:
-    "The project's schedule for Airflow or cron, or a systemd unit for the scheduler; written to `out` when given."
-    if format not in EXPORTS: raise WorkbenchError(f"format {format!r}: allowed formats are {', '.join(EXPORTS)}")
-    text = EXPORTS[format](settings)
-    if out is not None: atomic_write(out, text)
-    return text
 
 # %% ../nbs/76_schedule.ipynb #5a0be8cf
 def scheduler_status(settings: Settings, # the project's settings
