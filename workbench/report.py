@@ -19,8 +19,8 @@ from .core import atomic_write
 from .runs import STATUSES, RunRecord
 
 # %% auto #0
-__all__ = ['REPORT_CSP', 'TREND_RUNS', 'CATALOG_CSP', 'badge', 'safe_html', 'render_report', 'sparkline', 'metric_trends',
-           'catalog_html', 'write_catalog']
+__all__ = ['REPORT_CSP', 'TREND_RUNS', 'CATALOG_CSP', 'badge', 'safe_html', 'widget_state_html', 'render_report', 'sparkline',
+           'metric_trends', 'catalog_html', 'write_catalog']
 
 # %% ../nbs/69_report.ipynb #cad510d1
 def _esc(x) -> str: return html.escape(str(x), quote=True)
@@ -54,6 +54,37 @@ def safe_html(markup: str, # HTML from a notebook output
     out = bleach.clean(markup, tags=_TAGS, attributes=_attribute_ok, css_sanitizer=CSSSanitizer(allowed_css_properties=_STYLES),
                        strip_comments=True)
     return re.sub(r"<iframe\b", '<iframe sandbox="allow-scripts"', out)
+
+# %% ../nbs/69_report.ipynb #6a65aa44
+_WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+def widget_state_html(state: dict, # saved widget models by id: metadata.widgets[application/vnd.jupyter.widget-state+json].state
+                      model_id: str, # the displayed widget's model id
+                      depth: int=0, # nesting so far (a guard against cycles)
+                     ) -> str:
+    "What a saved widget showed, as static HTML; '' when its state was not saved."
+    m = state.get(model_id)
+    if m is None or depth > 40: return ""
+    s, name = m.get("state", {}), m.get("model_name", "")
+    kids = [widget_state_html(state, str(k).removeprefix("IPY_MODEL_"), depth + 1) for k in s.get("children", [])]
+    if name in ("TabModel", "AccordionModel", "StackModel"):
+        titles = list(s.get("titles") or [])
+        return "".join(f"<div><h3>{_esc(titles[i] if i < len(titles) and titles[i] else f'part {i + 1}')}</h3>{k}</div>"
+                       for i, k in enumerate(kids))
+    if name.endswith("BoxModel"): return "<div>" + "".join(kids) + "</div>"
+    if name in ("HTMLModel", "HTMLMathModel"): return f"<div>{s.get('value', '')}</div>" if s.get("value") else ""
+    if name == "LabelModel": return f"<div>{_esc(s.get('value', ''))}</div>" if s.get("value") else ""
+    if name == "OutputModel":
+        return "".join(o.get("data", {}).get("text/html") or f"<pre>{_esc(o.get('data', {}).get('text/plain') or o.get('text', ''))}</pre>"
+                       for o in s.get("outputs", []))
+    label = s.get("description") or ""
+    if "_options_labels" in s:
+        idx, opts = s.get("index"), s["_options_labels"]
+        idx = [idx] if isinstance(idx, int) else list(idx or [])
+        return f"<div>{_esc(label)}: <b>{_esc(', '.join(opts[i] for i in idx if 0 <= i < len(opts)))}</b></div>"
+    if name.endswith(("ButtonModel", "ProgressModel", "ImageModel")): return ""
+    v = s.get("value")
+    return f"<div>{_esc(label)}: <b>{_esc(v)}</b></div>" if isinstance(v, (str, int, float, bool)) else ""
 
 # %% ../nbs/69_report.ipynb #bf345783
 _CSS = """
@@ -177,11 +208,16 @@ def _sanitize(nb):
     "Render Markdown outputs to HTML, then pass every HTML output through `safe_html`; drop scripts and other active outputs."
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
     keep = {"text/plain", "image/png", "image/jpeg", "application/json"}
+    state = nb.metadata.get("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
     for c in nb.cells:
         if c.cell_type != "code": continue
         for o in c.get("outputs", []):
             if "data" not in o: continue
             data = o["data"]
+            view = data.get("application/vnd.jupyter.widget-view+json")
+            if isinstance(view, dict) and "text/html" not in data:   # a widget: what it showed, from its saved state
+                picture = widget_state_html(state, str(view.get("model_id", "")))
+                if picture: data["text/html"] = picture
             if "text/markdown" in data: data["text/html"] = markdown2html_mistune(data.pop("text/markdown"))
             if "text/html" in data: data["text/html"] = safe_html(data["text/html"])
             for k in [k for k in data if k not in keep and k != "text/html"]: del data[k]

@@ -1,0 +1,246 @@
+"""The one-cell workbench in a real JupyterLab, driven by a real headless Chromium: run the cell, click through every
+tab, save, reopen from the saved widget state; and a job notebook that displays the workbench, rendered to static HTML.
+
+Screenshots go to tests/artifacts/jupyterlab/ (or $WORKBENCH_TEST_ARTIFACTS)."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import runs, wb, write_job
+
+CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(os.environ.get("WORKBENCH_TEST_ARTIFACTS") or Path(__file__).parent/"artifacts"/"jupyterlab")
+TOKEN = "workbench-test-token"
+WAIT = 120_000   # ms: JupyterLab and its kernel are slow on two busy cores
+
+GLANCE = """from workbench.widgets import workbench
+workbench(eager=True, tabs=['Problem', 'Registry', 'Jobs'])
+# ---
+import ipywidgets as w
+w.VBox([w.HTML('<b>a plain widget</b>'), w.Dropdown(options=['a', 'b'], value='b', description='pick')])"""
+TOUR = "from workbench.widgets import workbench\nwb = workbench()\nwb"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    "A small trained project (churn/1 is champion) with one job that displays the workbench, and a notebook that opens it."
+    from workbench.example import write_model_project
+    root = tmp_path_factory.mktemp("lab")
+    write_model_project(root, n_customers=300, months=3, extra="\n[job:glance]\nnotebook = jobs/glance.ipynb\n")
+    (root/"jobs").mkdir()
+    write_job(root/"jobs", "glance", GLANCE)
+    wb(root, "train", check=0)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# The workbench"), nbformat.v4.new_code_cell(TOUR)]
+    nbformat.write(nb, root/"tour.ipynb")
+    return root
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _api(base: str, path: str, method: str = "GET"):
+    req = urllib.request.Request(f"{base}{path}", method=method, headers={"Authorization": f"token {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        body = r.read()
+    return json.loads(body) if body else None
+
+
+@pytest.fixture(scope="module")
+def lab(project, tmp_path_factory):
+    "JupyterLab on 127.0.0.1 with a token, its config, data and settings in a temp folder; widget state saved in notebooks."
+    home = tmp_path_factory.mktemp("jupyter")
+    settings = home/"lab-settings"
+    for plugin, values in {"@jupyter-widgets/jupyterlab-manager/plugin": {"saveState": True},
+                           "@jupyterlab/apputils-extension/notification": {"checkForUpdates": False, "fetchNews": "false"}}.items():
+        (settings/plugin).parent.mkdir(parents=True, exist_ok=True)
+        (settings/f"{plugin}.jupyterlab-settings").write_text(json.dumps(values))
+    port = _free_port()
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home/"config"), "JUPYTER_DATA_DIR": str(home/"data"),
+           "JUPYTER_RUNTIME_DIR": str(home/"runtime"), "IPYTHONDIR": str(home/"ipython"), "JUPYTER_PLATFORM_DIRS": "1",
+           "MPLBACKEND": "Agg"}
+    log = open(home/"lab.log", "wb")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent/"jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={project}", f"--LabApp.user_settings_dir={settings}",
+         f"--LabApp.workspaces_dir={home/'workspaces'}", "--LabApp.expose_app_in_browser=True",
+         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+         "--LabApp.extension_manager=readonly", "--ServerApp.port_retries=0", "--allow-root"], cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            _api(base, "/api/status")
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"JupyterLab did not start (exit {proc.poll()}):\n{(home/'lab.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+    yield base
+    proc.terminate()
+    try: proc.wait(30)
+    except subprocess.TimeoutExpired: proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM:
+        if os.environ.get("WORKBENCH_REQUIRE_BROWSER"):
+            pytest.fail("no chromium found, and WORKBENCH_REQUIRE_BROWSER is set: install it (apt-get install chromium)")
+        pytest.skip("no chromium on this machine: apt-get install chromium (CI installs it)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    "A page that refuses, and remembers, every request that leaves this machine."
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    pg.set_default_timeout(WAIT)
+    pg.remote_requests = []
+    def guard(route):
+        url = route.request.url
+        if url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "file://", "data:", "blob:", "about:")): return route.continue_()
+        pg.remote_requests.append(url)
+        return route.abort()
+    ctx.route("**/*", guard)
+    yield pg
+    ctx.close()
+
+
+def shot(page, name: str):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS/f"{name}.png"), full_page=True)
+
+
+def open_notebook(page, lab: str, name: str):
+    page.goto(f"{lab}/lab/tree/{name}?token={TOKEN}")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
+                           timeout=WAIT)
+
+
+def command(page, name: str):
+    page.evaluate(f"() => window.jupyterapp.commands.execute({name!r})")
+
+
+def tab(page, title: str):
+    "Select the workbench tab `title`; return the visible tab panel."
+    page.locator(".widget-tab .lm-TabBar-tab", has_text=title).first.click()
+    return page.locator(".widget-tab .widget-tab-contents > .lm-Widget:not(.lm-mod-hidden)").first
+
+
+def test_workbench_tabs_in_jupyterlab_save_and_reopen(project, lab, page):
+    open_notebook(page, lab, "tour.ipynb")
+    command(page, "notebook:run-all-cells")
+    panel = page.locator(".widget-tab")
+    panel.get_by_text("Problem charter").wait_for()
+    page.get_by_text("holdout of churn/1").wait_for()
+    page.get_by_role("button", name="Check against the data").click()
+    page.get_by_text("settings.ini fits the data").wait_for()
+    shot(page, "01-problem")
+
+    p = tab(page, "Data")
+    p.get_by_text("schema of the first").wait_for()
+    p.get_by_text("No contract at").wait_for()
+    assert p.get_by_text("monthly_charges").first.is_visible()
+    shot(page, "02-data")
+
+    p = tab(page, "Model")
+    p.get_by_text("Versions of churn").wait_for()
+    p.get_by_role("button", name="Train").click()                  # trains in the background
+    p.get_by_text("registered churn/2").wait_for(timeout=240_000)
+    assert p.get_by_text("value per case").first.is_visible() and p.get_by_text("Leaderboard").is_visible()
+    shot(page, "03-model")
+
+    p = tab(page, "Registry")
+    p.get_by_text("2 version(s)").wait_for()
+    p.get_by_role("button", name="Promote").click()
+    p.get_by_text("churn/2 promoted").or_(p.get_by_text("churn/2 NOT promoted")).first.wait_for()   # through the gate
+    p.get_by_role("button", name="Rollback").click()
+    p.get_by_text("rolled back to version 1").wait_for()
+    assert p.get_by_text("aliases: champion → 1").is_visible()
+    shot(page, "04-registry")
+
+    p = tab(page, "Drift")
+    p.get_by_placeholder("a source, a join or a path").fill("nope")
+    p.get_by_role("button", name="Monitor").click()
+    p.get_by_text("Monitoring failed").wait_for()                 # a readable error in the widget, not a dead widget
+    assert "nope" in p.locator(".wb-error").inner_text()
+    shot(page, "05-drift-error")
+    p.get_by_placeholder("a source, a join or a path").fill("c")
+    p.get_by_role("button", name="Monitor").click()
+    p.get_by_text("columns drifted").first.wait_for()
+    p.get_by_text("drifted in").first.wait_for()                   # the dashboard's summary of the chosen column
+    shot(page, "06-drift")
+
+    p = tab(page, "Performance")
+    p.get_by_role("button", name="Judge").click()
+    p.get_by_text("roc_auc in the latest chunk").wait_for()
+    assert p.locator("img").first.is_visible()
+    shot(page, "07-performance")
+
+    p = tab(page, "Jobs")
+    p.get_by_role("button", name="Run now").click()
+    p.get_by_text("glance: succeeded").wait_for(timeout=240_000)
+    assert p.get_by_role("link", name="report").first.is_visible()
+    shot(page, "08-jobs")
+
+    command(page, "docmanager:save")
+    deadline = time.monotonic() + 60
+    while True:   # the widget state is saved in the notebook's metadata
+        state = json.loads((project/"tour.ipynb").read_text()).get("metadata", {}).get("widgets", {})
+        saved = json.dumps(state)
+        if "succeeded</span>" in saved and "Versions of churn" in saved and "Problem charter" in saved: break
+        assert time.monotonic() < deadline, "the widget state was not saved in the notebook"
+        time.sleep(0.5)
+
+    for s in _api(lab, "/api/sessions"): _api(lab, f"/api/sessions/{s['id']}", "DELETE")   # no live kernel holds the widgets
+    page.goto("about:blank")
+    open_notebook(page, lab, "tour.ipynb")
+    p = page.locator(".widget-tab")
+    p.get_by_text("glance: succeeded").wait_for()                   # the Jobs tab, as it was, from the saved state
+    p.locator(".lm-TabBar-tab", has_text="Problem").click()
+    p.get_by_text("holdout of churn/1").wait_for()
+    shot(page, "09-reopened")
+    assert page.remote_requests == [], page.remote_requests
+
+
+def test_job_notebook_with_the_workbench_renders_static_html(project, browser):
+    wb(project, "run", "glance", "--no-progress", check=0)
+    run = runs(project)[0]
+    page = browser.new_page()
+    try:
+        page.goto((project/run["report"]).as_uri())
+        assert page.locator(".wb-badge").first.inner_text() == "succeeded"
+        body = page.locator("main").inner_text()
+        assert "Problem charter" in body and "ROI calculator" in body and "holdout of churn/" in body
+        assert "Registry" in body and "champion" in body and "glance" in body
+        assert "a plain widget" in body and "pick: b" in body           # any widget: drawn from its saved state
+        assert "Tab(children" not in body and "VBox(" not in body
+        shot(page, "10-job-report")
+    finally:
+        page.close()
