@@ -14,9 +14,7 @@ import hmac
 import ipaddress
 import json
 import logging
-import math
 import os
-import re
 import socket
 import sys
 import threading
@@ -32,282 +30,17 @@ import pandas as pd
 from starlette.requests import Request   # light (10 ms); at module level because FastAPI reads the endpoints' annotations
 
 from .core import WorkbenchError, atomic_path
+from .payload import (_CODES, ContractScreen, RequestError, _show, coerce_columns, column_kind, parse_json,
+                               request_columns)
 from .registry import LoadedModel, ModelRef, ModelVersion, Registry, parse_ref
 from .settings import ChallengerSettings, ServeSettings, Settings
 
 # %% auto #0
-__all__ = ['log', 'RequestError', 'parse_json', 'request_columns', 'column_kind', 'coerce_columns', 'ContractScreen',
-           'PredictionLog', 'read_prediction_log', 'split_buckets', 'challenger_rows', 'incompatible', 'make_app',
+__all__ = ['log', 'PredictionLog', 'read_prediction_log', 'split_buckets', 'challenger_rows', 'incompatible', 'make_app',
            'is_loopback', 'check_bind', 'serve']
 
 # %% ../nbs/44_serve.ipynb #b4091d29
 log = logging.getLogger("workbench.serve")
-
-_CODES = {400: "MALFORMED_REQUEST", 401: "UNAUTHENTICATED", 404: "ENDPOINT_NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
-          413: "REQUEST_LIMIT_EXCEEDED", 415: "UNSUPPORTED_MEDIA_TYPE", 422: "INVALID_PARAMETER_VALUE"}
-
-class RequestError(WorkbenchError, ValueError):
-    "A request the server refuses: its HTTP status, MLflow's error code, and a message that names the problem."
-    def __init__(self, status: int, # the HTTP status (4xx)
-                 message: str, # what is wrong and how to fix it
-                 rejected: int=0, # rows to count as rejected in the metrics
-                 reason: str="", # why they were rejected (the metrics' label): 'type' or 'contract'
-                 **details, # more JSON for the answer, e.g. rejected=[{"row": 3, "reason": ...}]
-                ):
-        super().__init__(message)
-        self.status, self.message, self.rejected, self.reason, self.details = status, message, rejected, reason, details
-        self.code = _CODES.get(status, "BAD_REQUEST")
-
-    def to_dict(self) -> dict:
-        "The answer's JSON body."
-        return {"error_code": self.code, "message": self.message, **self.details}
-
-def _show(v) -> str:
-    "A value as the client wrote it (JSON), shortened."
-    s = json.dumps(v, default=str)
-    return s if len(s) <= 60 else s[:57] + "..."
-
-def _what(v) -> str:
-    return "null" if v is None else {dict: "an object", list: "a list", str: "a text", bool: "true/false"}.get(type(v), "a number")
-
-# %% ../nbs/44_serve.ipynb #ebc6ccae
-def _no_constant(name):
-    raise RequestError(400, f"the body holds {name}, which is not JSON: JSON has no NaN or Infinity; send null for a missing value")
-
-def _nan_as_null(name):
-    if name == "NaN": return None
-    _no_constant(name)
-
-def parse_json(body: bytes, # the request's body
-               nan: bool=False, # read NaN as null (MLflow's clients write it), else refuse it as Infinity is
-              ) -> object:
-    "The JSON document in `body`; a `RequestError` (400) says what is wrong with it."
-    if not body.strip(): raise RequestError(400, 'the body is empty: send a JSON object, e.g. {"rows": [{"age": 41, ...}]}')
-    try: return json.loads(body, parse_constant=_nan_as_null if nan else _no_constant)
-    except json.JSONDecodeError as e:
-        raise RequestError(400, f"the body is not valid JSON: {e.msg} at line {e.lineno} column {e.colno} (char {e.pos})") from None
-    except UnicodeDecodeError: raise RequestError(400, "the body is not UTF-8 text: send JSON encoded as UTF-8") from None
-    except RecursionError: raise RequestError(400, "the JSON is nested too deeply: send rows of plain values") from None
-
-# %% ../nbs/44_serve.ipynb #c47bd310
-_MLFLOW = ("dataframe_split", "dataframe_records", "inputs", "instances")
-
-def _records(rows, where: str) -> tuple[dict, int]:
-    if not isinstance(rows, list):
-        raise RequestError(400, f"{where} must be a list of objects, one per row ({{column: value, ...}}), got {_what(rows)}")
-    names: dict = {}
-    for i, r in enumerate(rows):
-        if not isinstance(r, dict):
-            raise RequestError(400, f"{where}[{i}] must be an object mapping column names to values, got {_what(r)}: {_show(r)}")
-        names.update(r)   # every column any row names, in order of appearance (the values are not used)
-    return {c: [r.get(c) for r in rows] for c in names}, len(rows)
-
-def _split(d) -> tuple[dict, int]:
-    form = 'dataframe_split must be {"columns": [names], "data": [[values of row 0], ...]}'
-    if not isinstance(d, dict) or not isinstance(d.get("columns"), list) or not isinstance(d.get("data"), list):
-        raise RequestError(400, f"{form}; got {_show(d)}")
-    cols, data = d["columns"], d["data"]
-    if not all(isinstance(c, str) for c in cols) or len(set(cols)) != len(cols):
-        raise RequestError(400, f"dataframe_split.columns must be distinct column names, got {_show(cols)}")
-    for i, r in enumerate(data):
-        if not isinstance(r, list) or len(r) != len(cols):
-            n = len(r) if isinstance(r, list) else _what(r)
-            raise RequestError(400, f"dataframe_split.data[{i}] must be a list of {len(cols)} values (one per column), got {n}")
-    return ({c: list(v) for c, v in zip(cols, zip(*data))} if data else {c: [] for c in cols}), len(data)
-
-def _columnar(d: dict, where: str) -> tuple[dict, int]:
-    lists = [v for v in d.values() if isinstance(v, list)]
-    if not lists: return {c: [v] for c, v in d.items()}, 1   # one row, each column a single value
-    lengths = {len(v) for v in lists}
-    if len(lists) != len(d) or len(lengths) > 1:
-        raise RequestError(400, f"{where} as an object of columns needs each column as a list of values, all of the same "
-                                f"length; got lengths {sorted(lengths)}" + ("" if len(lists) == len(d) else " and single values"))
-    return dict(d), lengths.pop()
-
-def request_columns(payload, # the parsed JSON body
-                    fmt: str="rows", # 'rows' ({"rows": [...]}, for /predict) or 'mlflow' (the formats of /invocations)
-                   ) -> tuple[dict, int]:
-    "The request's columns as {name: list of values} and its number of rows; a `RequestError` (400) describes the form expected."
-    if not isinstance(payload, dict):
-        raise RequestError(400, f'expected a JSON object, got {_what(payload)}: send {{"rows": [{{column: value, ...}}, ...]}}')
-    if fmt == "rows":
-        if "rows" in payload: return _records(payload["rows"], "rows")
-        hint = " (MLflow's formats go to /invocations)" if any(k in payload for k in _MLFLOW) else ""
-        raise RequestError(400, f'expected {{"rows": [{{column: value, ...}}, ...]}}, got an object with keys {list(payload)[:10]}{hint}')
-    given = [k for k in _MLFLOW if k in payload]
-    if len(given) != 1:
-        raise RequestError(400, f"expected exactly one of {', '.join(_MLFLOW)} (MLflow's scoring formats), got "
-                                + (", ".join(given) if given else f"keys {list(payload)[:10]}"))
-    k, v = given[0], payload[given[0]]
-    if k == "dataframe_split": return _split(v)
-    if k == "dataframe_records" or (isinstance(v, list) and all(isinstance(r, dict) for r in v)): return _records(v, k)
-    if isinstance(v, dict): return _columnar(v, k)
-    raise RequestError(400, f"{k} must be a list of objects (one per row) or an object of columns ({{name: [values]}}); "
-                            "for rows without column names use dataframe_split")
-
-# %% ../nbs/44_serve.ipynb #0c39047d
-def _float(v) -> float|None:
-    "The number `v` stands for (nan for null), or None when it is not a number."
-    if v is None: return math.nan
-    if type(v) is bool or not isinstance(v, (int, float, str)): return None
-    try: x = float(v.strip() if isinstance(v, str) else v)
-    except (ValueError, OverflowError): return None
-    return x if math.isfinite(x) else None
-
-def _numbers(vals: list, integer: bool):
-    bad = []
-    if all(v is None or type(v) is float or type(v) is int for v in vals):
-        try: a = np.array(vals, dtype="float64")
-        except OverflowError: a = None   # an int beyond float64
-    else: a = None
-    if a is None or np.isinf(a).any():
-        a = np.empty(len(vals))
-        for i, v in enumerate(vals):
-            x = _float(v)
-            if x is None: bad.append((i, v)); x = math.nan
-            a[i] = x
-    if integer and not bad and len(a) and not np.isnan(a).any() and (np.floor(a) == a).all() and np.abs(a).max() < 2**53:
-        return a.astype("int64"), bad
-    return a, bad
-
-_TRUE, _FALSE = {"true", "t", "yes", "y", "1"}, {"false", "f", "no", "n", "0"}
-
-def _bools(vals: list):
-    if all(type(v) is bool for v in vals): return np.array(vals, dtype=bool), []
-    out, bad = np.empty(len(vals), dtype=object), []
-    for i, v in enumerate(vals):
-        t = v.strip().lower() if isinstance(v, str) else None
-        if v is None or type(v) is bool: out[i] = v
-        elif type(v) is int and v in (0, 1): out[i] = bool(v)
-        elif t in _TRUE or t in _FALSE: out[i] = t in _TRUE
-        else: bad.append((i, v)); out[i] = None
-    if not bad and all(x is not None for x in out): out = out.astype(bool)
-    return out, bad
-
-_ISO_PLAIN = re.compile(r"^\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?)?$")
-
-def _dates(vals: list):
-    bad = [(i, v) for i, v in enumerate(vals) if v is not None and not isinstance(v, str)]
-    if bad: return np.full(len(vals), np.datetime64("NaT"), dtype="datetime64[ns]"), bad
-    if all(v is None or _ISO_PLAIN.match(v) for v in vals):   # plain ISO dates: numpy parses them in C
-        try: a = np.array(vals, dtype="datetime64[ns]")
-        except ValueError: a = None   # e.g. month 13
-    else: a = None
-    if a is None:   # offsets, or something to report: pandas, strictly ISO 8601
-        a = pd.to_datetime(pd.Series(vals, dtype=object), errors="coerce", format="ISO8601", utc=True).dt.tz_convert(None)
-        a = a.to_numpy(dtype="datetime64[ns]")
-    return a, [(int(i), vals[i]) for i in np.flatnonzero(np.isnat(a)) if vals[i] is not None]
-
-def _texts(vals: list):
-    if all(v is None or type(v) is str for v in vals): return np.array(vals, dtype=object), []
-    out, bad = np.empty(len(vals), dtype=object), []
-    for i, v in enumerate(vals):
-        if v is None or isinstance(v, str): out[i] = v
-        elif isinstance(v, (bool, int, float)): out[i] = str(v)
-        else: bad.append((i, v)); out[i] = None
-    return out, bad
-
-_COERCE = {"int": lambda v: _numbers(v, True), "float": lambda v: _numbers(v, False), "bool": _bools, "datetime": _dates,
-           "text": _texts}
-_EXPECTED = {"int": "a number", "float": "a number", "bool": "true or false", "datetime": "an ISO 8601 date, e.g. \"2025-01-31\"",
-             "text": "a text"}
-
-def column_kind(dtype: str) -> str:
-    "How values of a column of `dtype` (a pandas dtype's name, or a contract's dtype) are read: int, float, bool, datetime or text."
-    d = str(dtype).lower()
-    if d.startswith(("int", "uint")): return "int"
-    if d.startswith("float"): return "float"
-    if d in ("bool", "boolean"): return "bool"
-    return "datetime" if d.startswith("datetime") else "text"
-
-def coerce_columns(cols: dict, # the request's columns: name -> list of values (see `request_columns`)
-                   kinds: dict, # the columns the model needs: name -> kind (see `column_kind`)
-                  ) -> dict:
-    "The columns named in `kinds` as numpy arrays; a `RequestError` (422) names missing columns, and every bad value's column and row."
-    missing = [c for c in kinds if c not in cols]
-    if missing:
-        raise RequestError(422, f"missing input column(s) {', '.join(map(repr, missing[:20]))}"
-                                f"{' and more' if len(missing) > 20 else ''}: the model reads {len(kinds)} columns "
-                                f"({', '.join(list(kinds)[:30])}{', ...' if len(kinds) > 30 else ''})", missing=missing)
-    out, problems = {}, []
-    for c, kind in kinds.items():
-        out[c], bad = _COERCE[kind](cols[c])
-        problems += [{"column": c, "row": i, "value": v, "expected": _EXPECTED[kind]} for i, v in bad]
-    if problems:
-        p = problems[0]
-        more = f" (and {len(problems) - 1} more bad value(s), listed in 'problems')" if len(problems) > 1 else ""
-        raise RequestError(422, f"column {p['column']!r}, row {p['row']}: expected {p['expected']} (or null), got "
-                                f"{_what(p['value'])} {_show(p['value'])}{more}", rejected=len({q['row'] for q in problems}),
-                           reason="type", problems=problems[:50])
-    return out
-
-# %% ../nbs/44_serve.ipynb #17577f4b
-def _bounds(r) -> tuple|None:
-    "(negative is hard, log scale, lowest, highest) of a column rule's range as `validate` applies it; None without a range."
-    if r.dtype not in ("int", "float", "datetime") or (r.min is None and r.max is None): return None
-    def bound(b): return None if b is None else float(pd.Timestamp(b).value) if r.dtype == "datetime" else float(b)
-    lo, hi = bound(r.min), bound(r.max)
-    if lo is None or hi is None: return False, False, -math.inf if lo is None else lo, math.inf if hi is None else hi
-    log_scale = r.scale == "log" and lo >= 0
-    if log_scale: lo, hi = math.log1p(lo), math.log1p(hi)
-    band = r.tolerance * ((hi - lo) if hi > lo else max(abs(hi), 1.0))
-    return r.dtype != "datetime" and lo >= 0, log_scale, lo - band, hi + band
-
-def _values(a: np.ndarray, dtype: str):
-    "(values as float, missing mask, bad-type mask) of a converted column for a contract dtype; None when it cannot judge."
-    k, n = a.dtype.kind, len(a)
-    if dtype in ("int", "float"):
-        if k not in "fiu": return None
-        v = a.astype("float64", copy=False)
-        na = np.isnan(v)
-        return v, na, (~na & (np.floor(v) != v)) if dtype == "int" else np.zeros(n, bool)
-    if dtype == "datetime":
-        if k != "M": return None
-        na = np.isnat(a)
-        return np.where(na, np.nan, a.astype("datetime64[ns]").view("int64").astype("float64")), na, np.zeros(n, bool)
-    if dtype == "bool":
-        if k == "b": return None, np.zeros(n, bool), np.zeros(n, bool)
-        if k != "O" or not all(x is None or type(x) is bool for x in a): return None
-        return None, np.equal(a, None), np.zeros(n, bool)
-    return (None, pd.isna(a), np.zeros(n, bool)) if k == "O" else None
-
-def _unseen(a: np.ndarray, allowed: set) -> np.ndarray:
-    "Values not among `allowed`, compared as `validate` does (raw values for text, their text for numbers and bools)."
-    if a.dtype.kind == "O": return np.fromiter((x is not None and x == x and x not in allowed for x in a), bool, len(a))
-    if a.dtype.kind == "f": return ~np.isnan(a) & np.fromiter((str(x) not in allowed for x in a), bool, len(a))
-    return np.fromiter((str(x) not in allowed for x in a), bool, len(a))
-
-class ContractScreen:
-    "The hard rules of a contract as numpy checks on converted columns: the rows that `validate` would quarantine."
-    def __init__(self, contract): # a `workbench.contract.Contract`
-        self.contract = contract
-        self.rules = [(c, r, _bounds(r), None if r.categories is None or r.dtype not in ("category", "string", "bool", "int")
-                       else set(map(str, r.categories))) for c, r in contract.columns.items()]
-
-    def __call__(self, arrays: dict, # converted columns (see `coerce_columns`)
-                 n: int, # rows
-                ) -> np.ndarray|None:
-        "A mask of the rows that break a hard rule; None when only `validate` can tell (key rules, a column of another type)."
-        if self.contract.keys: return None
-        bad = np.zeros(n, bool)
-        for c, r, b, allowed in self.rules:
-            if c not in arrays: continue
-            got = _values(arrays[c], r.dtype)
-            if got is None: return None
-            v, na, typ = got
-            bad |= typ
-            if not r.nullable: bad |= na
-            if b is not None: bad |= _far(v, b)
-            if allowed is not None and n:
-                unseen = _unseen(arrays[c], allowed)
-                if unseen.mean() > r.max_unseen_share: bad |= unseen
-        return bad
-
-def _far(v: np.ndarray, b: tuple) -> np.ndarray:
-    neg_hard, log_scale, lo, hi = b
-    m = (v < 0) if neg_hard else np.zeros(len(v), bool)
-    w = np.log1p(np.clip(v, 0, None)) if log_scale else v
-    return m | (w < lo) | (w > hi)
 
 # %% ../nbs/44_serve.ipynb #994c3907
 _LOG_META = ("_served_at", "_model", "_version", "_request", "_row")
@@ -552,6 +285,7 @@ class _Shadow(threading.Thread):
     def close(self):
         "Score what waits, then stop."
         if self.is_alive(): self.q.put(None); self.join(timeout=60)
+
 
 
 # %% ../nbs/44_serve.ipynb #0e5841af
