@@ -18,8 +18,8 @@ from .settings import load_settings
 # %% auto #0
 __all__ = ['EXIT', 'cmd_run', 'cmd_runs', 'cmd_rerun', 'cmd_jobs', 'cmd_check', 'cmd_demo', 'cmd_sources', 'cmd_contract_infer',
            'cmd_validate', 'cmd_train', 'cmd_evaluate', 'cmd_registry_list', 'cmd_registry_show',
-           'cmd_registry_promote', 'cmd_registry_rollback', 'cmd_registry_export', 'cmd_score', 'cmd_serve',
-           'cmd_monitor', 'cmd_performance', 'cmd_compare', 'cmd_retrain', 'cmd_container', 'cmd_catalog',
+           'cmd_registry_promote', 'cmd_registry_rollback', 'cmd_registry_export', 'cmd_score', 'cmd_stream',
+           'cmd_serve', 'cmd_monitor', 'cmd_performance', 'cmd_compare', 'cmd_retrain', 'cmd_container', 'cmd_catalog',
            'cmd_scheduler', 'cmd_reports_serve', 'cmd_reports_prune', 'parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #76b7abb1
@@ -153,8 +153,11 @@ def cmd_contract_infer(a):
 def cmd_validate(a):
     "Validate a data set against a contract; quarantine the rows that fail hard rules."
     from workbench.contract import load_contract, validate_source
+    from workbench.spark import get as engine
     s = _maybe_settings(a)
-    v = validate_source(a.data, load_contract(a.contract), s, quarantine=a.quarantine)
+    if (a.engine or (s.spark.engine if s else "pandas")) == "pandas":
+        v = validate_source(a.data, load_contract(a.contract), s, quarantine=a.quarantine)
+    else: v = engine(a.engine or s.spark.engine).validate(a.data, load_contract(a.contract), s, quarantine=a.quarantine)
     ok, verdict = v.verdict(a.max_quarantined_share)
     if a.json: print(json.dumps({**v.to_dict(), "acceptable": ok, "verdict": verdict}, indent=1, default=str))
     else:
@@ -254,12 +257,29 @@ def cmd_registry_export(a):
 
 def cmd_score(a):
     "Score a data set with a registered model, in chunks, into a file or SQL table."
-    from workbench.score import score_data
+    from workbench.spark import get as engine
     s = _settings(a)
-    res = score_data(s, a.model, a.data, a.out, rejects=a.rejects, chunk_rows=a.chunk_rows,
+    res = engine(a.engine or s.spark.engine).score(s, a.model, a.data, a.out, rejects=a.rejects, chunk_rows=a.chunk_rows,
                      keep=[c.strip() for c in a.keep.split(",")] if a.keep else None, table=a.table, progress=not a.json)
     if a.json: print(json.dumps(res.to_dict(), indent=1, default=str))
     else: print(res.summary())
+    return 0
+
+def cmd_stream(a):
+    "Score a Kafka topic into another, in micro-batches (at-least-once), until stopped, idle or --max-messages."
+    from workbench.stream import run_stream, stream_score
+    s = _settings(a)
+    opts = dict(max_messages=a.max_messages, idle_timeout=a.idle_timeout, metrics_port=a.metrics_port, batch_rows=a.batch_rows,
+                group=a.group, rejects_topic=a.rejects_topic, parquet_dir=a.parquet_dir, max_wait=a.max_wait,
+                key_columns=[c.strip() for c in a.key_columns.split(",")] if a.key_columns else None)
+    if a.model in s.streams and not a.bootstrap: res = run_stream(s, a.model, **opts)
+    else:
+        from workbench.kafka import client_config
+        if not (a.bootstrap and a.input_topic and a.output_topic):
+            raise WorkbenchError(f"{a.model!r} is no [stream:NAME] in settings.ini: give --bootstrap, --input-topic and --output-topic")
+        res = stream_score(s, a.model, a.bootstrap, a.input_topic, a.output_topic, config=client_config(a.bootstrap),
+                           **{k: v for k, v in opts.items() if v is not None})
+    print(json.dumps(res.to_dict(), indent=1, default=str) if a.json else res.summary())
     return 0
 
 def cmd_serve(a):
@@ -274,6 +294,8 @@ def cmd_monitor(a):
     from workbench.monitor import monitor_html, run_monitor
     s = _maybe_settings(a)
     if a.period and a.chunk_size: raise WorkbenchError("give --period (with a time column) or --chunk-size, not both")
+    if (a.engine or (s.spark.engine if s else "pandas")) == "spark":
+        from workbench.spark import run_monitor_spark as run_monitor   # counts on Spark; no segments, no domain classifier
     res, ref = run_monitor(s, a.reference or "", a.current or "", a.model or ("" if s is not None else "-"), a.time_column,
                            a.period, a.chunk_size, [c.strip() for c in a.segments.split(",")] if a.segments else None)
     out = res.to_json()
@@ -551,6 +573,7 @@ def parser() -> argparse.ArgumentParser:
     va.add_argument("--max-quarantined-share", type=_share, default=0.01, metavar="SHARE",
                     help="the share of rows that may be quarantined before the data fails (default 0.01; 0: any)")
     va.add_argument("--json", action="store_true", help="print rows, kept, quarantined and per-rule results as JSON")
+    va.add_argument("--engine", choices=["pandas", "spark"], help="pandas (one machine) or spark (default: [spark] engine, pandas)")
     va.set_defaults(func=cmd_validate)
     tr = sub.add_parser("train", help="train the candidates, compare them, evaluate the best and save it")
     tr.add_argument("--data", help="a source or join name, or a path (default: [problem] data, else the first source)")
@@ -575,7 +598,21 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--chunk-rows", type=_positive, default=100_000, metavar="N", help="rows scored at a time (default 100000)")
     sc.add_argument("--keep", metavar="COLS", help="input columns kept in the output, comma-separated (default: all)")
     sc.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    sc.add_argument("--engine", choices=["pandas", "spark"], help="pandas (chunks on one machine) or spark (--out is then a "
+                    "Parquet folder, a CSV folder or table:NAME; default: [spark] engine, pandas)")
     sc.set_defaults(func=cmd_score)
+    st = sub.add_parser("stream", help="score a Kafka topic of JSON rows into another topic, in micro-batches (at-least-once)")
+    st.add_argument("model", help=_MODEL + ", or the NAME of a [stream:NAME] section (then no flags are needed)")
+    st.add_argument("--bootstrap", metavar="HOST:PORT", help="the Kafka brokers"); st.add_argument("--input-topic", metavar="IN")
+    st.add_argument("--output-topic", metavar="OUT"); st.add_argument("--rejects-topic", metavar="REJ", help="rejected messages with a reason")
+    st.add_argument("--group", help="consumer group (default workbench-NAME)")
+    st.add_argument("--batch-rows", type=_positive, metavar="N", help="messages per micro-batch (default 500)")
+    st.add_argument("--max-wait", type=float, metavar="S", help="seconds a micro-batch waits for more messages (default 1)")
+    st.add_argument("--max-messages", type=_positive, metavar="N", help="stop after N messages"); st.add_argument("--idle-timeout", type=float, metavar="S", help="stop after S seconds without a message")
+    st.add_argument("--key-columns", metavar="COLS", help="columns copied to each output (default [problem] id_column)")
+    st.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on 127.0.0.1:PORT")
+    st.add_argument("--parquet-dir", metavar="DIR", help="also append the scored rows here as Parquet, a folder per hour")
+    st.add_argument("--json", action="store_true", help="print the outcome as JSON"); st.set_defaults(func=cmd_stream)
     se = sub.add_parser("serve", help="serve a registered model over HTTP (FastAPI): /predict, /invocations, /health, /metrics")
     se.add_argument("model", nargs="?", default="", help=_MODEL + " (default: the project's champion)")
     se.add_argument("--host", help="address to bind (default [serve] host, 127.0.0.1; 0.0.0.0 needs a token)")
@@ -592,6 +629,8 @@ def parser() -> argparse.ArgumentParser:
     mo.add_argument("--segments", metavar="COLS", help="columns whose values are judged apart, comma-separated")
     mo.add_argument("--json", metavar="OUT", help="write the result as JSON (schema_version 1)")
     mo.add_argument("--html", metavar="OUT", help="write a self-contained HTML report")
+    mo.add_argument("--engine", choices=["pandas", "spark"], help="pandas (one machine) or spark (the current data must hold its "
+                    "predictions; no segments or domain classifier; default: [spark] engine, pandas)")
     mo.set_defaults(func=cmd_monitor)
     cp = sub.add_parser("compare", help="champion against challenger on labelled data: paired tests, a verdict (exit 0 decided, 3 not decided yet, 2 unusable input)")
     cp.add_argument("champion", help=_MODEL)

@@ -172,6 +172,10 @@ def read_table(spec: str|Path|SourceSettings, # a source name, or a file, folder
         df = read_join(settings.joins[src.name], settings)
         return df[columns] if columns else df
     if src.kind == "sql": return _read_sql(src, columns)
+    if src.kind == "kafka":   # what arrived on a topic: see workbench.kafka.read_topic
+        from workbench.kafka import read_topic
+        df = apply_dtypes(read_topic(src), src)
+        return df[columns] if columns else df
     files = _files(src.path)
     if not files: raise DataError(f"source {src.name!r}: no data files at {str(src.path)!r}")
     src = _with_kind(src, files)
@@ -254,6 +258,12 @@ def iter_batches(spec: str|Path|SourceSettings, # a source name, or a file, fold
     "Yield the source as DataFrames of at most `rows` rows."
     src = resolve_source(spec, settings)
     if src.kind == "sql": yield from _sql_batches(src, columns, rows); return
+    if src.kind == "kafka":   # what has arrived; a group's offsets are not committed here (samples, checks): read_table does
+        from workbench.kafka import read_topic
+        df = apply_dtypes(read_topic(src, commit=False), src)
+        df = df[columns] if columns else df
+        for i in range(0, max(len(df), 1), rows): yield df.iloc[i:i + rows]
+        return
     if src.kind == "join":   # joins are made in memory
         df = read_table(src.name, settings, columns)
         for i in range(0, max(len(df), 1), rows): yield df.iloc[i:i + rows]
@@ -307,7 +317,8 @@ def source_status(src: SourceSettings) -> SourceStatus:
     "Describe one source; errors are recorded, not raised."
     import time
     from datetime import datetime, timezone
-    st = SourceStatus(src.name, src.kind, str(src.path or src.url), src.owner, src.description)
+    st = SourceStatus(src.name, src.kind, str(src.path or src.url or f"kafka://{src.bootstrap}/{src.topic}"), src.owner, src.description)
+    if src.kind == "kafka": return st   # counting a topic would read it
     try:
         if src.kind == "sql":
             inner = src.query or f'SELECT * FROM "{src.table}"'

@@ -27,8 +27,8 @@ from .runs import private_dir, run_context
 from .settings import Settings
 
 # %% auto #0
-__all__ = ['out_kind', 'open_sink', 'stable_types', 'ScoreResult', 'prefetch', 'BackgroundWriter', 'score_data', 'latest_input',
-           'reference_distribution']
+__all__ = ['out_kind', 'open_sink', 'stable_types', 'ScoreResult', 'prefetch', 'BackgroundWriter', 'score_chunk', 'score_data',
+           'latest_input', 'reference_distribution']
 
 # %% ../nbs/41_score.ipynb #cab4f434
 def out_kind(out: str) -> str:
@@ -259,6 +259,22 @@ class BackgroundWriter:
         if self.error is not None: raise self.error
 
 # %% ../nbs/41_score.ipynb #3240cb03
+def score_chunk(model: LoadedModel, # the loaded model version
+                chunk: pd.DataFrame, # the rows to score
+                contract=None, # the model's contract: rows failing it are not scored
+               ) -> tuple:
+    "(the contract's `Validation` or None, the rows kept with the contract's types, their predictions or None): batch scoring's step per chunk, which streaming shares."
+    val = None
+    if contract is not None:
+        check_columns(chunk, contract)
+        val = validate(chunk, contract)
+        chunk = val.kept_frame
+    chunk = stable_types(chunk, contract)
+    if not len(chunk): return val, chunk, None
+    missing = [c for c in model.inputs if c not in chunk.columns]
+    if missing: raise SchemaError(f"the data lacks the model's input column(s) {missing}")
+    return val, chunk, model.predict(chunk)
+
 def score_data(settings: Settings|None, # the project (its registry and sources); None with `registry` for plain files
                model: str, # NAME@ALIAS, NAME/VERSION or NAME
                data: str|Path, # a source name, or a CSV/Parquet file, folder or glob
@@ -294,20 +310,14 @@ def score_data(settings: Settings|None, # the project (its registry and sources)
                 bad = [c for c in keep if c not in chunk.columns]
                 if bad: raise WorkbenchError(f"--keep: {bad[0]!r} is not a column of the data{did_you_mean(bad[0], chunk.columns)}")
             res.chunks += 1; res.rows += len(chunk)
-            if contract is not None:
-                check_columns(chunk, contract)
-                val = validate(chunk, contract)
-                if val.quarantined:
-                    _rejects(val, res.rows - len(chunk), stack, rej_path, rej_box)
-                    res.rejected += val.quarantined
-                    for r in val.quarantine[val.reason_column]:
-                        for part in str(r).split("; "): res.reasons[part] = res.reasons.get(part, 0) + 1
-                chunk = val.kept_frame
-            chunk = stable_types(chunk, contract)
-            if len(chunk):
-                missing = [c for c in lm.inputs if c not in chunk.columns]
-                if missing: raise SchemaError(f"the data lacks the model's input column(s) {missing}")
-                pred = lm.predict(chunk)
+            offset = res.rows - len(chunk)
+            val, chunk, pred = score_chunk(lm, chunk, contract)
+            if val is not None and val.quarantined:
+                _rejects(val, offset, stack, rej_path, rej_box)
+                res.rejected += val.quarantined
+                for r in val.quarantine[val.reason_column]:
+                    for part in str(r).split("; "): res.reasons[part] = res.reasons.get(part, 0) + 1
+            if pred is not None:
                 _tally(res, pred, task)
                 writer.write(_output_frame(chunk, pred, keep, {**stamp, "scored_at": pd.Timestamp.now(tz="UTC")}))
                 res.scored += len(chunk)

@@ -21,8 +21,8 @@ from .metrics import TASKS, metric_names
 __all__ = ['DTYPES', 'DATE_PARTS', 'FILE_KINDS', 'JOB_KEYS', 'SETTINGS_FILE', 'SettingsError', 'file_kind', 'key', 'schema',
            'ProjectSettings', 'ProblemSettings', 'SourceSettings', 'JobSettings', 'AlertRule', 'JoinSettings',
            'FeatureSettings', 'TrainSettings', 'RegistrySettings', 'ServeSettings', 'MonitorSettings',
-           'ChallengerSettings', 'NotifySettings', 'SmtpSettings', 'ReportsSettings', 'Settings', 'find_settings',
-           'load_settings']
+           'ChallengerSettings', 'NotifySettings', 'SmtpSettings', 'SparkSettings', 'ReportsSettings', 'StreamSettings',
+           'Settings', 'find_settings', 'load_settings']
 
 # %% ../nbs/02_settings.ipynb #cdf97e87
 class SettingsError(WorkbenchError, ValueError):
@@ -198,11 +198,34 @@ class ProblemSettings:
     data: str = key(_str, "") # the source (or join) to train on; default: the first source
     description: str = key(_str, "")
 
+def _bootstrap(v):
+    "Kafka brokers: HOST:PORT, several separated by commas."
+    out = _list(v)
+    for x in out:
+        host, _, port = x.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise _Bad(f"{x!r} is not HOST:PORT; write e.g. 127.0.0.1:9092 (several brokers: separated by commas)")
+    return ",".join(out)
+
+def _topic(v):
+    "A Kafka topic name."
+    if v and not re.fullmatch(r"[A-Za-z0-9._-]{1,249}", v):
+        raise _Bad("a Kafka topic name holds 1 to 249 letters, digits, '.', '_' and '-'")
+    return v
+
+def _when(v):
+    "A point in time: an ISO date-time (UTC unless it says otherwise) or a span ago such as 30m, 24h or 7d."
+    if not v or re.fullmatch(r"\d+(\.\d+)?[smhd]", v): return v
+    from datetime import datetime
+    try: datetime.fromisoformat(v)
+    except ValueError: raise _Bad("expected an ISO date-time such as 2025-01-31T06:00, or a span ago such as 30m, 24h or 7d") from None
+    return v
+
 @dataclass(frozen=True)
 class SourceSettings:
     "A `[source:NAME]` section."
     name: str
-    kind: str|None = key(_choice("csv", "parquet", "sql"), None) # None: told from the files' suffix when read
+    kind: str|None = key(_choice("csv", "parquet", "sql", "kafka"), None) # None: told from the files' suffix when read
     path: Path|None = key(_str, None) # file, folder or glob (csv, parquet)
     url: str|None = key(_str, None) # SQLAlchemy URL or sqlite:///file.db (sql)
     table: str|None = key(_str, None)
@@ -214,6 +237,11 @@ class SourceSettings:
     parse_dates: list = key(_list, factory=list)
     dtypes: dict = key(_dtypes, factory=dict) # column -> int, float, bool, string, category or datetime
     delimiter: str = key(_str, ",")
+    bootstrap: str = key(_bootstrap, "") # kafka: HOST:PORT of the brokers, several separated by commas
+    topic: str = key(_topic, "") # kafka: the topic to read (one JSON object per message)
+    group: str = key(_str, "") # kafka: read what this consumer group has not read yet, and commit it; empty: a time window
+    start: str = key(_when, "") # kafka without group: messages from this time, ISO (2025-01-31T06:00) or ago (24h, 7d); empty: the earliest
+    end: str = key(_when, "") # kafka without group: messages before this time; empty: up to the newest
 
 @dataclass(frozen=True)
 class JobSettings:
@@ -388,12 +416,47 @@ class SmtpSettings:
     timeout: float = key(_float(0.1), 10.0) # seconds per attempt
 
 @dataclass(frozen=True)
+class SparkSettings:
+    "The `[spark]` section: the engine that scores, validates and monitors, and the Spark cluster (see `workbench.spark`)."
+    engine: str = key(_choice("pandas", "spark"), "pandas") # pandas (one machine) or spark (pip install 'workbench[spark]')
+    master: str = key(_str, "") # a Spark master URL: local[2], spark://HOST:7077, yarn, k8s://...; default local[*]
+    app_name: str = key(_str, "workbench")
+    driver_memory: str = key(_str, "") # e.g. 4g; default 1g
+    shuffle_partitions: int|None = key(_int(1), None) # spark.sql.shuffle.partitions; default 8
+    warehouse: str = key(_str, "") # spark.sql.warehouse.dir, for table:NAME sources and sinks
+
+@dataclass(frozen=True)
 class ReportsSettings:
     "The `[reports]` section: `workbench reports serve` (see `workbench.reports`)."
     host: str = key(_str, "127.0.0.1") # any address but loopback needs a token or a password
     port: int = key(_int(0, 65535), 8080)
     token: str = key(_str, "") # sent as `Authorization: Bearer TOKEN`, or as ?token=TOKEN once (then a cookie); also $WORKBENCH_REPORTS_TOKEN
     password_env: str = key(_env_name, "") # the environment variable that holds a password for HTTP Basic authentication
+
+@dataclass(frozen=True)
+class StreamSettings:
+    "A `[stream:NAME]` section: `workbench stream NAME` scores a Kafka topic into another (see `workbench.stream`). Keys `kafka.X` go to the client as setting X."
+    name: str
+    model: str = key(_str, "") # NAME@ALIAS, NAME/VERSION or NAME
+    bootstrap: str = key(_bootstrap, "") # HOST:PORT of the brokers, several separated by commas
+    input_topic: str = key(_topic, "") # JSON rows to score, one object per message
+    output_topic: str = key(_topic, "") # one JSON message per scored row
+    rejects_topic: str = key(_topic, "") # messages that fail the contract, with a reason; empty: only counted
+    group: str = key(_str, "") # the consumer group; default workbench-NAME
+    batch_rows: int = key(_int(1), 500) # messages scored at a time (a micro-batch)
+    max_wait: float = key(_float(0.01), 1.0) # seconds a micro-batch waits for more messages before it is scored
+    key_columns: list = key(_list, factory=list) # columns copied to each output; default: [problem] id_column
+    metrics_port: int|None = key(_int(0, 65535), None) # serve Prometheus metrics on this port
+    parquet_dir: str = key(_str, "") # also append the scored rows here as Parquet, a folder per hour (relative to the project)
+    security_protocol: str = key(_choice("plaintext", "ssl", "sasl_plaintext", "sasl_ssl"), "plaintext")
+    sasl_mechanism: str = key(_choice("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBEARER"), "PLAIN")
+    sasl_username: str = key(_str, "")
+    sasl_password_env: str = key(_env_name, "") # the environment variable that holds the SASL password (never the password itself)
+    ssl_ca_location: str = key(_str, "") # CA certificate file
+    ssl_certificate_location: str = key(_str, "") # client certificate file
+    ssl_key_location: str = key(_str, "") # client key file
+    ssl_key_password_env: str = key(_env_name, "") # the environment variable that holds the key's password
+    client: dict = field(default_factory=dict) # the kafka.X keys: more librdkafka settings, passed as they are
 
 @dataclass(frozen=True)
 class Settings:
@@ -415,17 +478,19 @@ class Settings:
     notify: NotifySettings = field(default_factory=NotifySettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     reports: ReportsSettings = field(default_factory=ReportsSettings)
+    spark: SparkSettings = field(default_factory=SparkSettings)
+    streams: dict = field(default_factory=dict) # [stream:NAME] sections
 
 JOB_KEYS = tuple(schema(JobSettings))   # the keys of a [job:NAME] section that are not notebook parameters
 _SECTIONS = {"project": ProjectSettings, "problem": ProblemSettings, "source": SourceSettings, "job": JobSettings,
-             "alert": AlertRule, "train": TrainSettings, "join": JoinSettings, "features": FeatureSettings,
+             "alert": AlertRule, "stream": StreamSettings, "train": TrainSettings, "join": JoinSettings, "features": FeatureSettings,
              "registry": RegistrySettings, "serve": ServeSettings, "monitor": MonitorSettings, "challenger": ChallengerSettings,
              "notify": NotifySettings,
-             "smtp": SmtpSettings, "reports": ReportsSettings}
-_SINGLE = ("features", "train", "registry", "serve", "monitor", "challenger", "notify", "smtp", "reports")   # sections without a name
+             "smtp": SmtpSettings, "reports": ReportsSettings, "spark": SparkSettings}
+_SINGLE = ("features", "train", "registry", "serve", "monitor", "challenger", "notify", "smtp", "reports", "spark")   # sections without a name
 _SCHEMA = {kind: schema(cls) for kind, cls in _SECTIONS.items()}
-_KINDS = ("[project], [problem], [features], [train], [registry], [serve], [monitor], [challenger], [notify], [smtp], [reports], "
-          "[source:NAME], [join:NAME], [job:NAME], [alert:NAME]")
+_KINDS = ("[project], [problem], [features], [train], [registry], [serve], [monitor], [challenger], [notify], [smtp], [reports], [spark], "
+          "[source:NAME], [join:NAME], [job:NAME], [alert:NAME], [stream:NAME]")
 
 # %% ../nbs/02_settings.ipynb #675b00a0
 SETTINGS_FILE = "settings.ini"
@@ -441,7 +506,7 @@ def find_settings(start: str|Path|None=None, # a settings.ini file or a folder t
         if not f.is_file(): continue
         text = f.read_text(encoding="utf-8", errors="replace")
         if re.search(r"^\s*\[project\]", text, re.M): return f
-        if not text.strip() or re.search(r"^\s*\[(problem|features|train|registry|serve|monitor|challenger|notify|smtp|reports|source:|join:|job:|alert:)", text, re.M):
+        if not text.strip() or re.search(r"^\s*\[(problem|features|train|registry|serve|monitor|challenger|notify|smtp|reports|spark|source:|join:|job:|alert:|stream:)", text, re.M):
             raise SettingsError(f"{f}: {'is empty' if not text.strip() else 'has no [project] section'}; a workbench "
                                 "project's settings.ini starts with [project] and name = ...: fix it, or pass --project DIR")
     raise SettingsError(f"no {SETTINGS_FILE} with a [project] section in {str(start)!r} or its parents: "
@@ -470,7 +535,7 @@ def _path(root, v): return (root/Path(v).expanduser()).resolve() if v else None
 
 def _section_problem(fname: str, sec: str, kind: str, colon: str, name: str) -> str:
     "Why a section's header is wrong ('' when it is fine): an unknown kind, a bad name, a name where none is taken."
-    named = kind in ("source", "job", "alert", "join")
+    named = kind in ("source", "job", "alert", "join", "stream")
     if kind not in _SCHEMA:
         near = difflib.get_close_matches(kind, _SCHEMA, n=1)
         hint = f"did you mean [{near[0]}{colon}{name}]? " if near else ""
@@ -492,14 +557,14 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
     try: cp.read_string(path.read_text(encoding="utf-8"), source=str(path))
     except (configparser.Error, UnicodeDecodeError) as e:
         raise SettingsError(f"{path}: cannot be parsed as an INI file: {e}".replace("\n", " ")) from e
-    problems, sources, jobs, alerts, joins = [], {}, {}, {}, {}
+    problems, sources, jobs, alerts, joins, streams = [], {}, {}, {}, {}, {}
     project = problem = None
     single = {}   # the sections without a name: _SINGLE
     for sec in cp.sections():
         kind, colon, name = (x.strip() for x in sec.partition(":"))
         bad = _section_problem(fname, sec, kind, colon, name)
         if bad: problems.append(bad); continue
-        extra = {} if kind == "job" else None
+        extra = {} if kind in ("job", "stream") else None
         vals = _parse_section(fname, sec, [(k, _uncomment(v)) for k, v in cp.items(sec)], _SCHEMA[kind], problems, extra)
         if kind == "project": project = vals
         elif kind == "problem": problem = vals
@@ -507,6 +572,7 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
         elif kind == "job": jobs[name] = JobSettings(name=name, notebook=vals.pop("notebook", name), parameters=extra, **vals)
         elif kind in _SINGLE: single[kind] = vals
         elif kind == "join": joins[name] = _join(fname, sec, name, vals, problems)
+        elif kind == "stream": streams[name] = _stream(fname, sec, name, vals, extra, problems)
         else: alerts[name] = _alert(fname, sec, name, vals, problems)
     if project is None: problems.insert(0, f"{fname}: the [project] section is missing; add one with at least name = ...")
     if problem is not None: _check_problem(fname, problem, problems)
@@ -523,7 +589,7 @@ def load_settings(path: str|Path|None=None, # settings.ini, or a folder to searc
                            reports_dir=_path(root, project.get("reports_dir", "reports")),
                            state_dir=_path(root, project.get("state_dir", ".workbench")))
     return Settings(path=path, root=root, project=proj, problem=ProblemSettings(**(problem or {})),
-                    sources=sources, jobs=jobs, alerts=alerts, joins=joins,
+                    sources=sources, jobs=jobs, alerts=alerts, joins=joins, streams=streams,
                     **{k: _SECTIONS[k](**single.get(k, {})) for k in _SINGLE})
 
 # %% ../nbs/02_settings.ipynb #329f7d9a
@@ -536,12 +602,39 @@ def _source(fname, sec, name, vals, root, problems):
         problems.append(f"{fname} [{sec}]: give path = FILE, FOLDER or GLOB (csv, parquet) or kind = sql with url = ...")
     if kind in ("csv", "parquet") and not path:
         problems.append(f"{fname} [{sec}]: a {kind} source needs path = FILE, FOLDER or GLOB")
+    if kind == "kafka" and not (vals.get("bootstrap") and vals.get("topic")):
+        problems.append(f"{fname} [{sec}]: a kafka source needs bootstrap = HOST:PORT and topic = ...")
+    if kind == "kafka" and vals.get("group") and (vals.get("start") or vals.get("end")):
+        problems.append(f"{fname} [{sec}]: a kafka source reads either what its group has not read (group = ...) or a time "
+                        "window (start, end), not both; remove one")
     if kind == "sql" and not (vals.get("url") and (vals.get("table") or vals.get("query"))):
         problems.append(f"{fname} [{sec}]: a sql source needs url = ... and either table = ... or query = ...")
     url = vals.get("url")
     if url and url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_absolute():
         vals["url"] = "sqlite:///" + str(_path(root, url.removeprefix("sqlite:///")))   # relative to the project folder
     return SourceSettings(name=name, kind=kind, path=_path(root, path), **vals)
+
+_SECRET_CLIENT_KEYS = ("sasl.password", "ssl.key.password", "ssl.keystore.password", "sasl.oauthbearer.client.secret")
+
+def _stream(fname, sec, name, vals, extra, problems):
+    for k in ("model", "bootstrap", "input_topic", "output_topic"):
+        if not vals.get(k): problems.append(f"{fname} [{sec}] {k}: missing; a stream needs model, bootstrap, input_topic and output_topic")
+    if vals.get("input_topic") and vals.get("input_topic") in (vals.get("output_topic"), vals.get("rejects_topic")):
+        problems.append(f"{fname} [{sec}] input_topic={vals['input_topic']!r}: the stream would read its own output; "
+                        "give output_topic and rejects_topic other names")
+    client = {}
+    for k, v in extra.items():
+        if not k.startswith("kafka."):
+            near = difflib.get_close_matches(k, _SCHEMA["stream"], n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            problems.append(f"{fname} [{sec}] {k}={v!r}: unknown key; {hint}known keys are {', '.join(_SCHEMA['stream'])}, "
+                            "and kafka.X for a librdkafka setting X")
+        elif k.removeprefix("kafka.") in _SECRET_CLIENT_KEYS:
+            problems.append(f"{fname} [{sec}] {k}: a secret does not belong in settings.ini; name the environment variable "
+                            "that holds it (sasl_password_env, ssl_key_password_env) or set WORKBENCH_KAFKA_"
+                            f"{k.removeprefix('kafka.').replace('.', '_').upper()}")
+        else: client[k.removeprefix("kafka.")] = v.strip()
+    return StreamSettings(name=name, client=client, **vals)
 
 def _alert(fname, sec, name, vals, problems):
     if not vals.get("metric"):
