@@ -117,3 +117,22 @@ def test_what_the_service_served_is_monitored_by_default(tmp_path):
     assert out["current"].endswith("served") and out["rows"] == 1500
     cols = {c["column"]: c for c in out["columns"]}
     assert cols["monthly_charges"]["drift"] and "probability" in cols and p.returncode == 3, p.stdout + p.stderr
+
+
+def test_a_drifted_column_with_rare_values_is_drawn_on_the_categories_it_was_judged_on():
+    "Rare values lumped as '(other)' are compared one by one; the plot's bars and labels are those categories (it used to raise IndexError)."
+    import matplotlib
+    matplotlib.use("Agg")
+    from workbench.drift import apply_column, category_counts, fit_column
+    from workbench.monitor import plot_column
+    ref = pd.Series(["a"] * 400 + ["b"] * 300 + ["c"] * 200 + [f"rare{i}" for i in range(100)])
+    cur = pd.Series(["new"] * 500 + ["a"] * 100 + [f"rare{i}" for i in range(50)] + [f"unseen{i}" for i in range(60)])
+    r = fit_column(ref, max_categories=30)
+    c = apply_column(r, cur)
+    cats, a, b = category_counts(r, c)
+    assert "(other)" not in cats and {"a", "new", "rare0", "unseen0"} <= set(cats)
+    assert a.sum() == len(ref) and b.sum() == len(cur)
+    fig = plot_column(r, c)
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    top = [cats[i] for i in (-(a / a.sum() + b / b.sum())).argsort(kind="stable")[:10]]
+    assert sorted(labels) == sorted(top) and labels[:2] == ["new", "a"]

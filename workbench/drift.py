@@ -17,9 +17,9 @@ import pandas as pd
 from .core import WorkbenchError, atomic_write
 
 # %% auto #0
-__all__ = ['KINDS', 'METHODS', 'THRESHOLDS', 'TESTS', 'ColumnSummary', 'fit_column', 'apply_column', 'applicable', 'statistic',
-           'DriftOptions', 'ColumnDrift', 'default_method', 'compare_column', 'Reference', 'fit_reference',
-           'DriftResult', 'drift_report']
+__all__ = ['KINDS', 'METHODS', 'THRESHOLDS', 'TESTS', 'ColumnSummary', 'fit_column', 'apply_column', 'category_counts',
+           'applicable', 'statistic', 'DriftOptions', 'ColumnDrift', 'default_method', 'compare_column', 'Reference',
+           'fit_reference', 'DriftResult', 'drift_report']
 
 # %% ../nbs/50_drift.ipynb #08620cfe
 KINDS = ("numeric", "datetime", "discrete", "boolean", "categorical", "skipped")
@@ -220,18 +220,23 @@ def _shares(c: np.ndarray) -> np.ndarray:
     t = c.sum()
     return c / t if t else c.astype(float)
 
+def category_counts(ref: ColumnSummary, # a categorical column's reference summary
+                    cur: ColumnSummary, # the current data's
+                   ) -> tuple[list, np.ndarray, np.ndarray]:
+    "(categories, reference counts, current counts) on every category either side has, rare values in detail."
+    ca, cb = dict(zip(ref.categories, ref.counts)), dict(zip(cur.categories, cur.counts))
+    if ref.rare is not None and cur.rare is not None and _OTHER in ca and _OTHER in cb:
+        # "(other)" in detail: which values the reference lumped depends on its sample, so a test on the lumped
+        # counts would see that chance as drift
+        ca.pop(_OTHER); cb.pop(_OTHER)
+        ca.update(map(tuple, ref.rare)); cb.update((c, k) for c, k in cur.rare if c not in cb)
+    cats = list(ca) + [c for c in cb if c not in ca]
+    return cats, np.asarray([ca.get(c, 0) for c in cats], dtype=float), np.asarray([cb.get(c, 0) for c in cats], dtype=float)
+
 def _coarse(ref: ColumnSummary, cur: ColumnSummary, q: int=10) -> tuple[np.ndarray, np.ndarray]:
     "Counts of both on q quantile bins of the reference (numeric), or per category (the rest)."
     a, b = np.asarray(ref.counts, dtype=float), np.asarray(cur.counts, dtype=float)
-    if ref.kind not in ("numeric", "datetime"):   # on every category either side has
-        ca, cb = dict(zip(ref.categories, ref.counts)), dict(zip(cur.categories, cur.counts))
-        if ref.rare is not None and cur.rare is not None and _OTHER in ca and _OTHER in cb:
-            # "(other)" in detail: which values the reference lumped depends on its sample, so a test on the lumped
-            # counts would see that chance as drift
-            ca.pop(_OTHER); cb.pop(_OTHER)
-            ca.update(map(tuple, ref.rare)); cb.update((c, k) for c, k in cur.rare if c not in cb)
-        cats = list(ca) + [c for c in cb if c not in ca]
-        return np.asarray([ca.get(c, 0) for c in cats], dtype=float), np.asarray([cb.get(c, 0) for c in cats], dtype=float)
+    if ref.kind not in ("numeric", "datetime"): return category_counts(ref, cur)[1:]
     cum = np.cumsum(a) / max(a.sum(), 1)
     cuts = np.unique(np.searchsorted(cum, np.linspace(0, 1, q + 1)[1:-1], side="left"))
     starts = np.r_[0, cuts + 1]

@@ -285,18 +285,19 @@ def monitor(ref: Reference, # the reference's summaries (see `fit_monitor_refere
 # %% ../nbs/51_monitor.ipynb #19a05af8
 def _draw(ax, ref: ColumnSummary, cur: ColumnSummary) -> None:
     "Reference (grey) and current (blue) shares on `ax`: by 20 reference quantile bins, or by the 10 largest categories."
-    from workbench.drift import _coarse
-    a, b = _coarse(ref, cur, 20)
+    from workbench.drift import _coarse, category_counts
+    numeric = ref.kind in ("numeric", "datetime")
+    cats, a, b = (None, *_coarse(ref, cur, 20)) if numeric else category_counts(ref, cur)
     a, b = a / max(a.sum(), 1), b / max(b.sum(), 1)
     x = np.arange(len(a))
-    if ref.kind in ("numeric", "datetime"):
+    if numeric:
         ax.step(x, a, where="mid", color="#8c959f", label="reference"); ax.step(x, b, where="mid", color="#0969da", label="current")
         ax.set_xticks([]); ax.set_xlabel("reference quantile bins", fontsize=7)
     else:
         k = min(len(a), 10)
-        order = np.argsort(-(a + b))[:k]
+        order = np.argsort(-(a + b), kind="stable")[:k]   # ties in the order of the categories
         ax.bar(x[:k] - 0.2, a[order], 0.4, color="#8c959f", label="reference"); ax.bar(x[:k] + 0.2, b[order], 0.4, color="#0969da", label="current")
-        ax.set_xticks(x[:k], [str(cur.categories[i])[:12] for i in order], rotation=40, ha="right", fontsize=6)
+        ax.set_xticks(x[:k], [str(cats[i])[:12] for i in order], rotation=40, ha="right", fontsize=6)
     ax.tick_params(labelsize=6); ax.set_title(ref.column, fontsize=8)
 
 def plot_column(ref: ColumnSummary, # the reference's summary
