@@ -31,7 +31,7 @@ CASE = textwrap.dedent("""
         kw["spark"] = spark_session(s, engine, {"spark.driver.memory": "2g", "spark.sql.shuffle.partitions": "4"})
         kw["spark"].range(10).count()
         res["startup_s"] = time.perf_counter() - t
-    from workbench.spark import get
+    from workbench.engines import get
     e = get("pandas" if engine == "pandas" else "spark")
     t = time.perf_counter()
     if what == "score":

@@ -50,11 +50,12 @@ def _sorted(df):
 
 def test_engine_registry_and_lazy_import():
     import subprocess
-    code = "import sys, workbench.spark as s; assert 'pyspark' not in sys.modules; print(sorted(s.ENGINES))"
+    code = ("import sys, workbench.cli, workbench.engines as e; assert 'pyspark' not in sys.modules; "
+            "e.get('spark'); assert 'pyspark' not in sys.modules; print(sorted(e.ENGINES))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "'pandas', 'spark'" in out
     from workbench.core import WorkbenchError
-    from workbench.spark import get
+    from workbench.engines import get
     with pytest.raises(WorkbenchError, match="known engines: pandas, spark"):
         get("dask")
 
@@ -130,9 +131,10 @@ def test_validation_counts_agree(spark, trained, tmp_path):
 
 def test_drift_summaries_exact_and_fit_within_tolerance(spark, tmp_path):
     from workbench.drift import drift_report, fit_reference
+    from workbench.engines import pandas_summaries
     from workbench.example import make_customers
     from workbench.monitor import monitor, monitor_html
-    from workbench.spark import fit_reference_spark, pandas_summaries, spark_summaries
+    from workbench.spark import fit_reference_spark, spark_summaries
     ref = make_customers(1000, 2, seed=1)
     cur = make_customers(900, 10, seed=5)
     cur = cur[cur.snapshot_month == cur.snapshot_month.max()].reset_index(drop=True)   # after the example's price change
@@ -247,9 +249,10 @@ def test_refuses_to_write_over_its_input(spark, trained):
 
 def test_monitor_agrees_with_pandas(spark, tmp_path):
     "Overall and per-month verdicts of the monitor, counted on Spark, are the pandas path's; the HTML report takes them."
+    from workbench.engines import get
     from workbench.example import make_customers
     from workbench.monitor import fit_monitor_reference, monitor, monitor_html
-    from workbench.spark import get, read_spark
+    from workbench.spark import read_spark
     ref = make_customers(800, 4, seed=1)
     cur = make_customers(800, 11, seed=5)
     cur = cur[cur.snapshot_month >= cur.snapshot_month.unique()[7]].reset_index(drop=True)   # months 8-11: drift from 9

@@ -4,6 +4,7 @@ Modules:
 
 - `workbench.compare`: Champion against challenger on the same labelled rows: paired tests (DeLong's for ROC AUC, McNemar's for accuracy, a paired bootstrap for every other metric and for business value), a minimum sample, and a verdict that stays "not decided yet" until the data decides; or each model on its own share of keys (an A/B split).
 - `workbench.container`: A container recipe that serves one registered model version, pinned by its artifacts' sha256: a Dockerfile, a .dockerignore, the entry point and a registry that holds that version alone.
+- `workbench.engines`: The engines that do the data-heavy work of `score`, `validate` and `monitor`: pandas on one machine (the default) and Spark (`workbench.spark`), in a registry that takes others.
 - `workbench.estimators`: What `performance` builds on: chunks of time, intervals for rates and ROC AUC, metrics from a confusion matrix, calibration, and the estimators of performance without labels: confidence-based estimation (CBPE) for classifiers and a model of the expected error for regressors.
 - `workbench.export`: A registered model version exported for another tool: an MLflow model folder with its signature, an input example, its model card and where it came from.
 - `workbench.payload`: The rows of a scoring request: JSON parsed strictly, MLflow's four input formats read as columns, values coerced to the model's signature with errors that name the row and column, and the model's data contract applied fast to the request's rows. Used by `workbench serve`.

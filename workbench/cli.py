@@ -153,7 +153,7 @@ def cmd_contract_infer(a):
 def cmd_validate(a):
     "Validate a data set against a contract; quarantine the rows that fail hard rules."
     from workbench.contract import load_contract, validate_source
-    from workbench.spark import get as engine
+    from workbench.engines import get as engine
     s = _maybe_settings(a)
     if (a.engine or (s.spark.engine if s else "pandas")) == "pandas":
         v = validate_source(a.data, load_contract(a.contract), s, quarantine=a.quarantine)
@@ -257,7 +257,7 @@ def cmd_registry_export(a):
 
 def cmd_score(a):
     "Score a data set with a registered model, in chunks, into a file or SQL table."
-    from workbench.spark import get as engine
+    from workbench.engines import get as engine
     s = _settings(a)
     res = engine(a.engine or s.spark.engine).score(s, a.model, a.data, a.out, rejects=a.rejects, chunk_rows=a.chunk_rows,
                      keep=[c.strip() for c in a.keep.split(",")] if a.keep else None, table=a.table, progress=not a.json)

@@ -23,85 +23,8 @@ import pandas as pd
 from .core import WorkbenchError, require
 
 # %% auto #0
-__all__ = ['ENGINES', 'Engine', 'register', 'get', 'pandas_summaries', 'pandas_fit_reference', 'pandas_monitor', 'spark_settings',
-           'spark_session', 'read_spark', 'out_kind_spark', 'check_output_spark', 'write_spark', 'score_spark',
+__all__ = ['spark_settings', 'spark_session', 'read_spark', 'out_kind_spark', 'check_output_spark', 'write_spark', 'score_spark',
            'validate_spark', 'spark_summaries', 'fit_reference_spark', 'monitor_spark', 'run_monitor_spark']
-
-# %% ../nbs/60_spark.ipynb #a46b8ea6
-@dataclass(frozen=True)
-class Engine:
-    "What an engine does: each function takes the same arguments as the pandas path's."
-    name: str
-    score: object # like `workbench.score.score_data`
-    validate: object # like `workbench.contract.validate_source`
-    summaries: object # (reference, data, settings) -> {column: ColumnSummary}
-    fit_reference: object # (data, settings, **kw) -> Reference
-    monitor: object # (reference, data, settings, **kw) -> MonitorResult, like `workbench.monitor.monitor`
-
-ENGINES: dict = {}
-
-def register(engine: Engine, # the engine, under `engine.name`
-            ) -> Engine:
-    "Make `engine` available by its name (a later registration of the same name replaces it)."
-    ENGINES[engine.name] = engine
-    return engine
-
-def get(name: str|None, # 'pandas', 'spark' or a registered engine; None or '' is 'pandas'
-       ) -> Engine:
-    "The engine registered as `name`; a `WorkbenchError` lists the known ones."
-    name = name or "pandas"
-    if name not in ENGINES:
-        raise WorkbenchError(f"engine {name!r} is not known; known engines: {', '.join(sorted(ENGINES))} "
-                             "(set [spark] engine in settings.ini, or pass --engine)")
-    return ENGINES[name]
-
-# %% ../nbs/60_spark.ipynb #554a13ba
-def pandas_summaries(ref, # a `workbench.drift.Reference`
-                     data, # a source name, file, folder or glob, or a DataFrame
-                     settings=None, # the project's settings
-                     rows: int=250_000, # rows read at a time
-                    ) -> dict:
-    "{column: ColumnSummary} of `data` counted on `ref`'s bins, a chunk at a time."
-    from workbench.data import iter_batches
-    from workbench.drift import apply_column
-    out = {}
-    chunks = [data] if isinstance(data, pd.DataFrame) else iter_batches(data, settings, rows=rows)
-    for chunk in chunks:
-        for c, r in ref.columns.items():
-            if c not in chunk.columns: continue
-            s = apply_column(r, chunk[c].rename(c))
-            out[c] = out[c].merge(s) if c in out else s
-    return out
-
-def pandas_fit_reference(data, # a source name, file, folder or glob, or a DataFrame
-                         settings=None, # the project's settings
-                         **kw, # columns, bins, max_categories, source (see `workbench.drift.fit_reference`)
-                        ):
-    "`workbench.drift.fit_reference` on the whole of `data`."
-    from workbench.data import read_table
-    from workbench.drift import fit_reference
-    df = data if isinstance(data, pd.DataFrame) else read_table(data, settings)
-    return fit_reference(df, **kw)
-
-def _pandas_score(*a, **kw):
-    from workbench.score import score_data
-    return score_data(*a, **kw)
-
-def _pandas_validate(*a, **kw):
-    from workbench.contract import validate_source
-    return validate_source(*a, **kw)
-
-def pandas_monitor(ref, # a `workbench.drift.Reference`
-                   data, # a source name, file, folder or glob, or a DataFrame
-                   settings=None, # the project's settings
-                   **kw, # time_column, period, chunk_size, options, ... (see `workbench.monitor.monitor`)
-                  ):
-    "`workbench.monitor.monitor` on the whole of `data`."
-    from workbench.data import read_table
-    from workbench.monitor import monitor
-    return monitor(ref, data if isinstance(data, pd.DataFrame) else read_table(data, settings), **kw)
-
-register(Engine("pandas", _pandas_score, _pandas_validate, pandas_summaries, pandas_fit_reference, pandas_monitor))
 
 # %% ../nbs/60_spark.ipynb #663bb4e2
 def spark_settings(settings=None) -> dict:
@@ -729,8 +652,3 @@ def run_monitor_spark(settings, # the project's settings (None: plain files)
     tc = tcol if tcol and tcol in sdf.columns else None
     if time_column and tc is None: raise WorkbenchError(f"time column {time_column!r} is not a column of the data")
     return monitor_spark(ref, sdf, settings, tc, period or m.period, drift_options(m), str(cur), spark), ref
-
-def _spark_validate(data, contract, settings=None, quarantine=None, batch_rows=None, keep=False, hidden=None, **kw):
-    return validate_spark(data, contract, settings, quarantine=quarantine, hidden=hidden, **kw)
-
-register(Engine("spark", score_spark, _spark_validate, spark_summaries, fit_reference_spark, monitor_spark))
