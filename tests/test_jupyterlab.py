@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import runs, wb, write_job
+from playwright.sync_api import expect
 
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(os.environ.get("WORKBENCH_TEST_ARTIFACTS") or Path(__file__).parent/"artifacts"/"jupyterlab")
@@ -166,14 +167,15 @@ def test_workbench_tabs_in_jupyterlab_save_and_reopen(project, lab, page):
     p = tab(page, "Data")
     p.get_by_text("schema of the first").wait_for()
     p.get_by_text("No contract at").wait_for()
-    assert p.get_by_text("monthly_charges").first.is_visible()
+    expect(p.get_by_text("monthly_charges").first).to_be_visible(timeout=WAIT)
     shot(page, "02-data")
 
     p = tab(page, "Model")
     p.get_by_text("Versions of churn").wait_for()
     p.get_by_role("button", name="Train").click()                  # trains in the background
     p.get_by_text("registered churn/2").wait_for(timeout=240_000)
-    assert p.get_by_text("value per case").first.is_visible() and p.get_by_text("Leaderboard").is_visible()
+    expect(p.get_by_text("value per case").first).to_be_visible(timeout=WAIT)
+    expect(p.get_by_text("Leaderboard").first).to_be_visible(timeout=WAIT)
     shot(page, "03-model")
 
     p = tab(page, "Registry")
@@ -182,14 +184,14 @@ def test_workbench_tabs_in_jupyterlab_save_and_reopen(project, lab, page):
     p.get_by_text("churn/2 promoted").or_(p.get_by_text("churn/2 NOT promoted")).first.wait_for()   # through the gate
     p.get_by_role("button", name="Rollback").click()
     p.get_by_text("rolled back to version 1").wait_for()
-    assert p.get_by_text("aliases: champion → 1").is_visible()
+    expect(p.get_by_text("aliases: champion → 1")).to_be_visible(timeout=WAIT)
     shot(page, "04-registry")
 
     p = tab(page, "Drift")
     p.get_by_placeholder("a source, a join or a path").fill("nope")
     p.get_by_role("button", name="Monitor").click()
     p.get_by_text("Monitoring failed").wait_for()                 # a readable error in the widget, not a dead widget
-    assert "nope" in p.locator(".wb-error").inner_text()
+    expect(p.locator(".wb-error")).to_contain_text("nope", timeout=WAIT)
     shot(page, "05-drift-error")
     p.get_by_placeholder("a source, a join or a path").fill("c")
     p.get_by_role("button", name="Monitor").click()
@@ -200,13 +202,13 @@ def test_workbench_tabs_in_jupyterlab_save_and_reopen(project, lab, page):
     p = tab(page, "Performance")
     p.get_by_role("button", name="Judge").click()
     p.get_by_text("roc_auc in the latest chunk").wait_for()
-    assert p.locator("img").first.is_visible()
+    expect(p.locator("img").first).to_be_visible(timeout=WAIT)
     shot(page, "07-performance")
 
     p = tab(page, "Jobs")
     p.get_by_role("button", name="Run now").click()
     p.get_by_text("glance: succeeded").wait_for(timeout=240_000)
-    assert p.get_by_role("link", name="report").first.is_visible()
+    expect(p.get_by_role("link", name="report").first).to_be_visible(timeout=WAIT)
     shot(page, "08-jobs")
 
     command(page, "docmanager:save")
@@ -235,12 +237,13 @@ def test_job_notebook_with_the_workbench_renders_static_html(project, browser):
     page = browser.new_page()
     try:
         page.goto((project/run["report"]).as_uri())
-        assert page.locator(".wb-badge").first.inner_text() == "succeeded"
-        body = page.locator("main").inner_text()
-        assert "Problem charter" in body and "ROI calculator" in body and "holdout of churn/" in body
-        assert "Registry" in body and "champion" in body and "glance" in body
-        assert "a plain widget" in body and "pick: b" in body           # any widget: drawn from its saved state
-        assert "Tab(children" not in body and "VBox(" not in body
+        expect(page.locator(".wb-badge").first).to_have_text("succeeded", timeout=WAIT)
+        body = page.locator("main")   # each check waits: the widgets may be drawn after the page has loaded
+        for text in ["Problem charter", "ROI calculator", "holdout of churn/", "Registry", "champion", "glance",
+                     "a plain widget", "pick: b"]:                 # any widget: drawn from its saved state
+            expect(body).to_contain_text(text, timeout=WAIT)
+        for text in ["Tab(children", "VBox("]:                     # no widget left as its Python repr
+            expect(body).not_to_contain_text(text, timeout=WAIT)
         shot(page, "10-job-report")
     finally:
         page.close()

@@ -39,3 +39,42 @@ def test_drift_dashboard_follows_the_chosen_column_and_chunk(tmp_path):
     dash.chunk.value = "2025-11"
     assert "monthly_charges in 2025-11: <b style='color:#cf222e'>drift</b>" in dash.summary.value
     assert bytes(dash.plot.value[:4]) == b"\x89PNG"
+
+
+def _pyplot_figures_opened(draw) -> list[str]:
+    "Call `draw` while a cell's own pyplot figure is open; return pyplot's warning for each figure opened meanwhile."
+    import warnings
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+    mine = plt.figure()                      # a cell's plot, in progress on the kernel's main thread
+    try:
+        with matplotlib.rc_context({"figure.max_open_warning": len(plt.get_fignums())}), \
+                warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")  # pyplot warns when it opens one more figure than the ones open now
+            draw()
+        assert plt.gcf() is mine and not mine.axes   # the cell's figure is still current, and untouched
+        return [str(w.message) for w in seen if "figures have been opened" in str(w.message)]
+    finally:
+        plt.close(mine)
+
+
+def test_the_drift_and_performance_panels_draw_in_the_background_without_pyplot(tmp_path):
+    "pyplot is not thread-safe and its figures can show up in another cell: the panels' threads draw on Figures of their own."
+    from workbench.example import write_model_project
+    from workbench.registry import train_project
+    from workbench.widgets import DriftPanel, PerformancePanel
+    write_model_project(tmp_path, n_customers=300, months=3)
+    s = load_settings(tmp_path)
+    train_project(s)
+    perf, drift = PerformancePanel(s), DriftPanel(s)
+    drift.current.value = "c"
+
+    def run(panel):
+        panel.run.start()
+        assert panel.run.wait(timeout=600) == [] and not any(t.is_alive() for t in panel.run.threads)
+    assert _pyplot_figures_opened(lambda: run(perf)) == []
+    assert bytes(perf.plot.value[:4]) == b"\x89PNG" and "roc_auc" in perf.table.value
+    assert _pyplot_figures_opened(lambda: run(drift)) == []
+    [dash] = drift.result.children
+    assert bytes(dash.children[3].value[:4]) == b"\x89PNG"        # the dashboard's figure

@@ -62,7 +62,7 @@ class DriftDashboard:
 
     def update(self):
         "Redraw for the chosen column and chunk."
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure   # not pyplot: this runs in the workbench's threads too, and pyplot is not thread-safe
         col, key = self.column.value, self.chunk.value
         t = column_over_chunks(self.res, col)
         ch = next(c for c in self.res.chunks if c["key"] == key)
@@ -70,7 +70,8 @@ class DriftDashboard:
         verdict = "no data in this chunk" if row.empty else ("<b style='color:#cf222e'>drift</b>" if row.drift.iloc[0] else "ok")
         self.summary.value = (f"{html.escape(str(col))} in {html.escape(key)}: {verdict}; drifted in {int(t.drift.sum())} of {len(t)} chunks"
                               + (f" · method {row.method.iloc[0]}" if not row.empty else ""))
-        fig, (a, b) = plt.subplots(1, 2, figsize=(10, 2.6))
+        fig = Figure(figsize=(10, 2.6))
+        a, b = fig.subplots(1, 2)
         a.plot(t.chunk, t.statistic, "o-", color="#0969da", label="statistic")
         a.plot(t.chunk, t.threshold, "--", color="#cf222e", label="threshold")
         a.scatter(t.chunk[t.drift], t.statistic[t.drift], color="#cf222e", zorder=3)
@@ -78,7 +79,7 @@ class DriftDashboard:
         if col in ch["summaries"]: _draw(b, self.ref.columns[col], ch["summaries"][col]); b.legend(fontsize=7, frameon=False)
         b.set_title(f"{col} in {key} (blue) and the reference (grey)", fontsize=9)
         fig.tight_layout()
-        buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=80); plt.close(fig)
+        buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=80)
         self.plot.value = buf.getvalue()
         self.table.value = t.to_html(index=False, float_format=lambda v: f"{v:.3g}", escape=True)
 

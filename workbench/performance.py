@@ -230,11 +230,16 @@ class PerformanceResult:
 
     def plot(self, metrics: list|None=None, # metrics to draw (default: the first four)
              width: float=9.0, # inches
+             fig=None, # a `matplotlib.figure.Figure` to draw on (no pyplot: safe in a thread); default: a new pyplot figure
             ):
         "A matplotlib Figure: per metric, the estimate with its interval (band) and the realized figure (points) over chunks."
-        import matplotlib.pyplot as plt
         ms = list(metrics or self.metrics[:4])
-        fig, axes = plt.subplots(len(ms), 1, figsize=(width, 2.3 * len(ms) + 0.4), sharex=True, squeeze=False)
+        size = (width, 2.3 * len(ms) + 0.4)
+        if fig is None:
+            import matplotlib.pyplot as plt
+            fig = plt.figure(figsize=size)
+        else: fig.set_size_inches(size)
+        axes = fig.subplots(len(ms), 1, sharex=True, squeeze=False)
         x = np.arange(len(self.chunks))
         for ax, m in zip(axes[:, 0], ms): _plot_metric(ax, self, m, x)
         axes[0, 0].legend(fontsize=7, frameon=False, ncol=4, loc="lower left", bbox_to_anchor=(0, 1.0))

@@ -325,15 +325,15 @@ class PerformancePanel:
     def _judge(self, step) -> str:
         import io
 
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         from workbench.performance import run_performance
         step("judging")
         res = run_performance(self.settings, current=self.current.value.strip(), labels=self.labels.value.strip())
         step("drawing")
         self.table.value = res.table().to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", escape=True)
-        fig = res.plot()
-        buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=72); plt.close(fig)
+        fig = res.plot(fig=Figure())   # not pyplot: it is not thread-safe, and its figures can show up in another cell
+        buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=72)
         self.plot.value = buf.getvalue()
         color = _RED if res.degraded_chunks else _GREEN
         return f"<b style='color:{color}'>{_e(res.headline())}</b>" + "".join(f"<br><small>{_e(x)}</small>" for x in res.warnings)
