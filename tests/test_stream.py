@@ -108,6 +108,18 @@ def read_all(bootstrap, topic, expect=None, idle=3.0) -> list:
     finally: t.close()
 
 
+def read_stable(bootstrap, topic, stable=10.0, timeout=180.0) -> list:
+    "Every message of `topic`, read until the count has not changed for `stable` seconds (a loaded machine delivers late)."
+    t = Tail(bootstrap, topic)
+    try:
+        n, since, end = -1, time.monotonic(), time.monotonic() + timeout
+        while time.monotonic() < end:
+            if len(t.read()) != n: n, since = len(t.messages), time.monotonic()
+            elif time.monotonic() - since >= stable: return t.messages
+        raise AssertionError(f"the count of {topic!r} did not settle within {timeout:g} s")
+    finally: t.close()
+
+
 def committed(bootstrap, group, topic) -> int:
     "The sum of `group`'s committed offsets on `topic` (0 for a partition without one)."
     c = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": group})
@@ -246,7 +258,7 @@ def test_kill_9_mid_run_then_restart_loses_nothing_and_duplicates_at_most_the_un
         p.send_signal(signal.SIGKILL)
         p.communicate(timeout=30)
         tail.close()
-    killed_at = len(read_all(broker, names[1]))
+    killed_at = len(read_stable(broker, names[1]))
     feeder.join(120)
     assert killed_at < 1500, "the stream finished before it was killed; feed more slowly"
     done = committed(broker, "gk", names[0])
@@ -313,7 +325,9 @@ kafka.session.timeout.ms = 6000
         ini.write_text(before)
 
 
-def test_a_kafka_source_reads_what_arrived(broker, trained):
+def test_a_kafka_source_reads_what_arrived(broker, trained, caplog):
+    import logging
+
     from workbench.data import iter_batches, read_table
     names = topics(broker)
     df = rows_of(trained, 300)
@@ -324,7 +338,12 @@ def test_a_kafka_source_reads_what_arrived(broker, trained):
                    f"\n[source:window]\nkind = kafka\nbootstrap = {broker}\ntopic = {names[0]}\nstart = 1h\n")
     try:
         s = load_settings(trained)
-        assert len(next(iter_batches("arrivals", s, rows=100))) == 100   # a sample: nothing committed
+        with caplog.at_level(logging.WARNING, logger="workbench.kafka"):
+            assert len(next(iter_batches("arrivals", s, rows=100))) == 100   # a sample: nothing committed
+        # the sample stopped reading at 100 rows: it never reached the end, where the skipped message would be reported
+        assert "skipped" not in caplog.text
+        assert [len(b) for b in iter_batches("window", s, rows=100)] == [100, 100, 100]   # iterating on reads the rest
+        assert "skipped 1 message(s)" in caplog.text
         got = read_table("arrivals", s)
         assert sorted(got.customer_id) == sorted(df.customer_id)
         assert len(read_table("arrivals", s)) == 0                    # the group committed what it read
@@ -390,3 +409,129 @@ def test_a_missing_extra_names_its_pip_install(trained):
             " '--input-topic', 'a', '--output-topic', 'b']))")
     p = subprocess.run([sys.executable, "-c", code, str(trained)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "pip install workbench[kafka]" in p.stderr
+
+
+def test_a_poison_pill_rejects_only_its_row_and_the_stream_goes_on_and_commits(broker, trained):
+    names = topics(broker)
+    msgs = as_messages(rows_of(trained, 30))
+    offset = json.loads(msgs[0][1]) | {"signup_date": "2024-01-01T00:00:00+05:00"}   # once crashed the contract's date parsing
+    poison = msgs[1][1][:-1] + ', "age": ' + "9" * 400 + "}"   # an integer no float holds: scoring raises OverflowError
+    assert json.loads(poison)["age"] > 10**300
+    produce(broker, names[0], msgs[2:] + [("offset", json.dumps(offset)), ("poison", poison)])
+    p = wb(trained, *stream_args(broker, names, "--group", "gp", "--max-messages", "30", "--json"), env=FAST)
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout)
+    assert (res["consumed"], res["scored"], res["rejected"]) == (30, 29, 1)
+    assert committed(broker, "gp", names[0]) == 30                       # a restart does not meet the poison pill again
+    rej = {k.decode(): json.loads(v) for k, v, _ in read_all(broker, names[2], 1)}
+    assert list(rej) == ["poison"] and rej["poison"]["reason"].startswith("scoring failed: OverflowError: ")
+    scored = {json.loads(v)["customer_id"] for _, v, _ in read_all(broker, names[1], 29)}
+    assert offset["customer_id"] in scored
+
+
+def test_dates_with_mixed_offsets_are_parsed_as_naive_utc(trained, tmp_path):
+    from workbench.score import score_chunk
+    df = rows_of(trained, 20)
+    df.loc[3, "signup_date"] = "2024-01-01T00:00:00+05:00"   # one offset among dates without one, as a CSV may hold
+    df.to_csv(tmp_path / "mixed.csv", index=False)
+    lm = Registry.of(load_settings(trained)).load("churn/1")
+    val, kept, pred = score_chunk(lm, pd.read_csv(tmp_path / "mixed.csv"), lm.version.contract())
+    assert len(pred) == 20 and str(kept["signup_date"].dtype) == "datetime64[ns]"
+    assert kept.loc[3, "signup_date"] == pd.Timestamp("2023-12-31T19:00:00")
+
+
+@pytest.fixture(scope="module")
+def strict(trained):
+    "churn/1 registered again as `strict`, with a contract that allows no extra columns and has customer_id as its key."
+    from workbench.contract import ColumnRule
+    reg = Registry.of(load_settings(trained))
+    lm = reg.load("churn/1")
+    c = lm.version.contract()
+    c.columns["customer_id"] = ColumnRule(dtype="string", nullable=False, role="id")
+    for col in rows_of(trained).columns:   # the data's other columns (snapshot_month) are known: none is extra
+        c.columns.setdefault(col, ColumnRule(dtype="string"))
+    c.keys, c.allow_extra_columns = ["customer_id"], False
+    meta = {k: v for k, v in lm.version.meta.items() if k not in ("name", "version", "created_at", "run_id", "files")}
+    reg.register("strict", lm.estimator, meta, files={"contract.json": c.to_json()})
+    return "strict/1"
+
+
+def test_an_unknown_key_rejects_only_its_message_when_the_contract_allows_no_extra_columns(broker, trained, strict):
+    names = topics(broker)
+    msgs = as_messages(rows_of(trained, 20))
+    extra = json.loads(msgs[0][1]) | {"referrer": "ad", "zzz": 1}
+    produce(broker, names[0], msgs[1:] + [("extra", json.dumps(extra))])
+    res = json.loads(wb(trained, "stream", strict, *stream_args(broker, names, "--max-messages", "20", "--json")[2:],
+                        env=FAST, check=0).stdout)
+    assert (res["consumed"], res["scored"], res["rejected"]) == (20, 19, 1), res["reasons"]
+    rej = {k.decode(): json.loads(v) for k, v, _ in read_all(broker, names[2], 1)}
+    assert list(rej) == ["extra"] and "'referrer'" in rej["extra"]["reason"] and "'zzz'" in rej["extra"]["reason"]
+
+
+def test_a_rows_fate_does_not_depend_on_its_batch_mates(broker, trained, strict):
+    row = json.loads(as_messages(rows_of(trained, 1))[0][1])
+    for msgs in ([("new", json.dumps(row | {"plan": "NEWPLAN"}))],                      # alone: 100% unseen in its batch
+                 [("a", json.dumps(row)), ("b", json.dumps(row))]):                    # the same key twice in one batch
+        names = topics(broker)
+        produce(broker, names[0], msgs)
+        res = json.loads(wb(trained, "stream", strict, *stream_args(broker, names, "--max-messages", str(len(msgs)), "--batch-rows",
+                                                                    "100", "--json")[2:], env=FAST, check=0).stdout)
+        assert (res["consumed"], res["scored"], res["rejected"]) == (len(msgs), len(msgs), 0), res
+
+
+def test_without_a_rejects_topic_a_warning_says_rejects_are_dropped_and_the_group_is_per_topic(broker, trained):
+    names = topics(broker)
+    produce(broker, names[0], as_messages(rows_of(trained, 2)) + [("bad", b"{not json")])
+    p = wb(trained, "stream", "churn", "--bootstrap", broker, "--input-topic", names[0], "--output-topic", names[1],
+           "--max-messages", "3", "--json", env=FAST, check=0)
+    res = json.loads(p.stdout)
+    assert (res["scored"], res["rejected"]) == (2, 1)
+    assert "no rejects topic: rejected messages are counted and dropped" in p.stderr
+    assert res["group"] == f"workbench-churn-{names[0]}"         # two ad-hoc streams on two topics do not share a group
+    assert committed(broker, f"workbench-churn-{names[0]}", names[0]) == 3
+
+
+def test_an_integer_key_column_with_a_null_stays_integer_in_the_outputs(broker, trained):
+    names = topics(broker)
+    rows = [json.loads(v) for _, v in as_messages(rows_of(trained, 5))]
+    rows[2]["tenure_months"] = None
+    produce(broker, names[0], [(r["customer_id"], json.dumps(r)) for r in rows])
+    res = json.loads(wb(trained, *stream_args(broker, names, "--max-messages", "5", "--key-columns", "customer_id,tenure_months",
+                                              "--json"), env=FAST, check=0).stdout)
+    assert (res["scored"], res["rejected"]) == (5, 0), res
+    got = {json.loads(v)["customer_id"]: json.loads(v)["tenure_months"] for _, v, _ in read_all(broker, names[1], 5)}
+    assert got == {r["customer_id"]: r["tenure_months"] for r in rows}
+    assert all(type(v) is int for k, v in got.items() if k != rows[2]["customer_id"]) and got[rows[2]["customer_id"]] is None
+
+
+def test_secrets_in_settings_are_never_echoed_and_one_word_list_refuses_and_redacts_them(tmp_path):
+    from workbench.kafka import redacted
+    from workbench.settings import SettingsError
+    (tmp_path / "settings.ini").write_text("""[project]
+name = p
+[stream:live]
+model = churn
+bootstrap = 127.0.0.1:9092
+input_topic = a
+output_topic = b
+sasl_password = hunter2
+kafka.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required password="hunter3";
+kafka.ssl.key.pem = hunter4
+kafka.sasl.oauthbearer.config = clientSecret=hunter5
+kafka.ssl.keystore.password = hunter6
+""")
+    with pytest.raises(SettingsError) as e: load_settings(tmp_path)
+    msg = str(e.value)
+    assert "[stream:live] sasl_password: unknown key" in msg
+    for k in ("sasl.jaas.config", "ssl.key.pem", "sasl.oauthbearer.config", "ssl.keystore.password"):
+        assert f"kafka.{k}: a secret does not belong in settings.ini" in msg
+        assert redacted({k: "x"})[k] == "***"
+    assert not any(f"hunter{i}" in msg for i in range(2, 7))
+
+
+def test_a_producer_the_client_refuses_fails_cleanly_after_the_consumer_was_built(broker, trained):
+    "The consumer is built first; when the producer's settings are refused, the command says why (and closes the consumer)."
+    names = topics(broker)
+    p = wb(trained, *stream_args(broker, names, "--max-messages", "1"), timeout=120,
+           env={**FAST, "WORKBENCH_KAFKA_TRANSACTIONAL_ID": "x", "WORKBENCH_KAFKA_ENABLE_IDEMPOTENCE": "false"})
+    assert p.returncode == 2 and "the Kafka client refuses its settings" in p.stderr and "Traceback" not in p.stderr, p.stderr

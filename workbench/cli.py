@@ -605,7 +605,7 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("model", help=_MODEL + ", or the NAME of a [stream:NAME] section (then no flags are needed)")
     st.add_argument("--bootstrap", metavar="HOST:PORT", help="the Kafka brokers"); st.add_argument("--input-topic", metavar="IN")
     st.add_argument("--output-topic", metavar="OUT"); st.add_argument("--rejects-topic", metavar="REJ", help="rejected messages with a reason")
-    st.add_argument("--group", help="consumer group (default workbench-NAME)")
+    st.add_argument("--group", help="consumer group (default workbench-NAME for a [stream:NAME], else workbench-MODEL-INPUT_TOPIC)")
     st.add_argument("--batch-rows", type=_positive, metavar="N", help="messages per micro-batch (default 500)")
     st.add_argument("--max-wait", type=float, metavar="S", help="seconds a micro-batch waits for more messages (default 1)")
     st.add_argument("--max-messages", type=_positive, metavar="N", help="stop after N messages"); st.add_argument("--idle-timeout", type=float, metavar="S", help="stop after S seconds without a message")

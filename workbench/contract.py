@@ -159,10 +159,9 @@ def _as_type(s: pd.Series, dtype: str):
             text = s.astype("string")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")   # "could not infer format": the retry below handles those values
-                x = pd.to_datetime(text, errors="coerce")
+                x = pd.to_datetime(text, errors="coerce", utc=True)   # with offsets: in UTC, made naive below, as everywhere
             retry = x.isna() & ~na
-            if retry.any(): x[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed")
-            if getattr(x.dt, "tz", None) is not None: x = x.dt.tz_convert(None)
+            if retry.any(): x = x.where(~retry, pd.to_datetime(text[retry], errors="coerce", format="mixed", utc=True))
         if getattr(x.dt, "tz", None) is not None: x = x.dt.tz_convert(None)
         return x, x.isna() & ~na
     if dtype == "bool":

@@ -166,13 +166,13 @@ def read_table(spec: str|Path|SourceSettings, # a source name, or a file, folder
                settings: Settings|None=None, # the project's settings, to look names up in
                columns: list|None=None, # only these columns
               ) -> pd.DataFrame:
-    "Load a whole source into one DataFrame (partitions are concatenated in name order)."
+    "Load a whole source into one DataFrame (partitions are concatenated in name order; a `kind = kafka` source with a `group` commits what it read here, so a job that fails afterwards does not read those rows again)."
     src = resolve_source(spec, settings)
     if src.kind == "join":
         df = read_join(settings.joins[src.name], settings)
         return df[columns] if columns else df
     if src.kind == "sql": return _read_sql(src, columns)
-    if src.kind == "kafka":   # what arrived on a topic: see workbench.kafka.read_topic
+    if src.kind == "kafka":   # what arrived on a topic: see workbench.kafka.read_topic; with a group, committed here, when read (a job that fails later does not read these rows again)
         from workbench.kafka import read_topic
         df = apply_dtypes(read_topic(src), src)
         return df[columns] if columns else df
@@ -258,11 +258,9 @@ def iter_batches(spec: str|Path|SourceSettings, # a source name, or a file, fold
     "Yield the source as DataFrames of at most `rows` rows."
     src = resolve_source(spec, settings)
     if src.kind == "sql": yield from _sql_batches(src, columns, rows); return
-    if src.kind == "kafka":   # what has arrived; a group's offsets are not committed here (samples, checks): read_table does
-        from workbench.kafka import read_topic
-        df = apply_dtypes(read_topic(src, commit=False), src)
-        df = df[columns] if columns else df
-        for i in range(0, max(len(df), 1), rows): yield df.iloc[i:i + rows]
+    if src.kind == "kafka":   # what has arrived, read only as far as the batches are asked for; a group's offsets are not committed here (samples, checks): read_table does
+        from workbench.kafka import iter_topic
+        for df in iter_topic(src, rows=rows, commit=False): yield apply_dtypes(df[columns] if columns else df, src)
         return
     if src.kind == "join":   # joins are made in memory
         df = read_table(src.name, settings, columns)

@@ -17,16 +17,16 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 
 from .core import WorkbenchError, require
-from .settings import SourceSettings, StreamSettings
+from .settings import SourceSettings, StreamSettings, _secret_key
 
 log = logging.getLogger("workbench.kafka")
 
 # %% auto #0
-__all__ = ['log', 'client_config', 'redacted', 'decode', 'read_topic']
+__all__ = ['log', 'client_config', 'redacted', 'decode', 'iter_topic', 'read_topic']
 
 # %% ../nbs/19_kafka.ipynb #1b2cbe61
 _ENV_PREFIX = "WORKBENCH_KAFKA_"
-_SECRET_WORDS = ("password", "secret", "token", "key.pem", "jaas")
+_PASSWORD_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")   # GSSAPI (Kerberos) and OAUTHBEARER need no password
 
 def _kafka():
     "The confluent_kafka module, or a `MissingExtraError` naming the extra to install."
@@ -45,10 +45,11 @@ def client_config(bootstrap: str, # HOST:PORT of the brokers, several separated 
             conf["sasl.mechanism"] = stream.sasl_mechanism
             if stream.sasl_username: conf["sasl.username"] = stream.sasl_username
             var = stream.sasl_password_env or _ENV_PREFIX + "SASL_PASSWORD"
-            if var not in env:
+            needs = str(stream.sasl_mechanism).upper() in _PASSWORD_MECHANISMS
+            if var in env: conf["sasl.password"] = env[var]
+            elif needs or stream.sasl_password_env:
                 raise WorkbenchError(f"[stream:{stream.name}] uses {stream.security_protocol} but the environment variable {var} "
                                      "that holds the SASL password is not set: set it, or name another with sasl_password_env")
-            conf["sasl.password"] = env[var]
         for k in ("ssl_ca_location", "ssl_certificate_location", "ssl_key_location"):
             if getattr(stream, k): conf[k.replace("_", ".")] = getattr(stream, k)
         if stream.ssl_key_password_env:
@@ -64,12 +65,13 @@ def client_config(bootstrap: str, # HOST:PORT of the brokers, several separated 
 def redacted(conf: dict, # client settings
             ) -> dict:
     "`conf` with every secret replaced by '***': what may be shown or logged."
-    return {k: "***" if any(w in k.lower() for w in _SECRET_WORDS) else v for k, v in conf.items()}
+    return {k: "***" if _secret_key(k) else v for k, v in conf.items()}
 
-# %% ../nbs/19_kafka.ipynb #8b5072dd
+# %% ../nbs/19_kafka.ipynb #4c193d1a
 def decode(value: bytes|None, # a message's value
            required: list, # columns every row must have
            known: set|None=None, # the contract's columns: a nested value there is a wrong type
+           strict: bool=False, # reject a message with keys not in `known` (a contract with allow_extra_columns = false)
           ) -> tuple[dict|None, str]:
     "(the row, '') for a message holding one JSON object with the `required` keys, else (None, the reason it is rejected)."
     if value is None: return None, "empty message: no value"
@@ -80,6 +82,8 @@ def decode(value: bytes|None, # a message's value
     if not isinstance(row, dict): return None, f"not a JSON object but {type(row).__name__ if row is not None else 'null'}; send one object per message"
     missing = [c for c in required if c not in row]
     if missing: return None, f"lacks the column(s) {missing}"
+    unknown = [c for c in row if c not in known] if strict and known is not None else []
+    if unknown: return None, f"unknown column(s) {unknown}: the contract does not allow extra columns"
     nested = [c for c, v in row.items() if isinstance(v, (dict, list)) and (known is None or c in known)]
     if nested: return None, f"{nested[0]}: a JSON {'object' if isinstance(row[nested[0]], dict) else 'array'} where a single value belongs"
     return row, ""
@@ -105,13 +109,14 @@ def _start(c, ck, src: SourceSettings, parts: list, start: datetime|None) -> lis
         return [tp for tp in found if tp.offset >= 0]   # -1: nothing at or after `start` there
     return [ck.TopicPartition(tp.topic, tp.partition, ck.OFFSET_BEGINNING) for tp in parts]
 
-def read_topic(src: SourceSettings, # a kafka source
+def iter_topic(src: SourceSettings, # a kafka source
+               rows: int=250_000, # rows per frame (at most)
                config: dict|None=None, # more client settings (default: `client_config` from the environment)
                idle: float=3.0, # stop when no message came for this many seconds
-               max_messages: int|None=None, # at most this many
-               commit: bool=True, # with a group: commit what was read, so the next read starts after it
-              ) -> pd.DataFrame:
-    "The JSON rows on `src.topic`: those the source's group has not read (then committed), or those in its time window."
+               max_messages: int|None=None, # at most this many rows
+               commit: bool=True, # with a group: commit what was read once all of it was read, so the next read starts after it
+              ):
+    "Yield the JSON rows on `src.topic` as DataFrames of at most `rows` rows, reading only as far as the caller iterates."
     ck = _kafka()
     now = datetime.now(timezone.utc)
     start, end = _when(src.start, now), _when(src.end, now)
@@ -126,11 +131,13 @@ def read_topic(src: SourceSettings, # a kafka source
         if md is None or md.error is not None:
             raise WorkbenchError(f"[source:{src.name}] topic {src.topic!r} is not on {src.bootstrap!r}: {getattr(md, 'error', '')}")
         parts = _start(c, ck, src, [ck.TopicPartition(src.topic, p) for p in md.partitions], start)
-        rows, skipped, upto, done = [], 0, {}, set()
+        batch, n, skipped, upto, done, frames = [], 0, 0, {}, set(), 0
         if parts: c.assign(parts)
         last = time.monotonic()
-        while parts and len(done) < len(parts) and time.monotonic() - last < idle and (max_messages is None or len(rows) < max_messages):
-            for m in c.consume(500, timeout=0.2):
+        full = lambda: max_messages is not None and n >= max_messages   # noqa: E731
+        while parts and len(done) < len(parts) and time.monotonic() - last < idle and not full():
+            want = min(500, rows - len(batch), *([max_messages - n] if max_messages is not None else []))
+            for m in c.consume(max(want, 1), timeout=0.2):
                 if m.error() is not None:
                     if m.error().code() == ck.KafkaError._PARTITION_EOF: done.add(m.partition())
                     continue
@@ -140,9 +147,24 @@ def read_topic(src: SourceSettings, # a kafka source
                 upto[m.partition()] = m.offset() + 1
                 row, _ = decode(m.value(), [])
                 if row is None: skipped += 1
-                else: rows.append(row)
+                else: batch.append(row); n += 1
+            if len(batch) >= rows:
+                yield pd.DataFrame.from_records(batch)
+                batch, frames, last = [], frames + 1, time.monotonic()   # the caller's time with the frame is not idling
+        if batch or not frames: yield pd.DataFrame.from_records(batch)
         if src.group and commit and upto: c.commit(offsets=[ck.TopicPartition(src.topic, p, o) for p, o in upto.items()], asynchronous=False)
         if skipped: log.warning("[source:%s] skipped %d message(s) that are not JSON objects", src.name, skipped)
-        return pd.DataFrame.from_records(rows)
     finally:
         c.close()
+
+def read_topic(src: SourceSettings, # a kafka source
+               config: dict|None=None, # more client settings (default: `client_config` from the environment)
+               idle: float=3.0, # stop when no message came for this many seconds
+               max_messages: int|None=None, # at most this many rows
+               commit: bool=True, # with a group: commit what was read, so the next read starts after it
+              ) -> pd.DataFrame:
+    """The JSON rows on `src.topic`: those the source's group has not read, or those in its time window.
+    With a group (and `commit`), the offsets are committed as soon as the rows are read, before the caller uses them:
+    a job that fails afterwards does not read those rows again."""
+    frames = [f for f in iter_topic(src, 250_000, config, idle, max_messages, commit) if len(f)]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0] if frames else pd.DataFrame()

@@ -521,7 +521,7 @@ def _parse_section(fname, sec, items, schema, problems, extra=None):
             if extra is not None: extra[k] = v; continue
             near = difflib.get_close_matches(k, schema, n=1)
             hint = f"did you mean {near[0]!r}? " if near else ""
-            problems.append(f"{fname} [{sec}] {k}={v!r}: unknown key; {hint}known keys are {', '.join(schema)}")
+            problems.append(f"{fname} [{sec}] {_shown(k, v)}: unknown key; {hint}known keys are {', '.join(schema)}")
             continue
         try: out[k] = schema[k](v.strip())
         except _Bad as e: problems.append(f"{fname} [{sec}] {k}={v!r}: {e}")
@@ -614,7 +614,20 @@ def _source(fname, sec, name, vals, root, problems):
         vals["url"] = "sqlite:///" + str(_path(root, url.removeprefix("sqlite:///")))   # relative to the project folder
     return SourceSettings(name=name, kind=kind, path=_path(root, path), **vals)
 
-_SECRET_CLIENT_KEYS = ("sasl.password", "ssl.key.password", "ssl.keystore.password", "sasl.oauthbearer.client.secret")
+# One word list for what is a secret: refused in settings.ini here, shown as '***' by `workbench.kafka.redacted`.
+_SECRET_WORDS = ("password", "secret", "token", "key.pem", "jaas", "credential", "sasl.oauthbearer.config")
+_NOT_SECRET_ENDS = (".url", ".location", "_env")   # where a secret is, not the secret (e.g. sasl.oauthbearer.token.endpoint.url)
+
+def _secret_key(k: str) -> bool:
+    "Whether a client setting's name says it holds a secret (sasl.password, sasl.jaas.config, ssl.key.pem, ...)."
+    k = k.lower()
+    return any(w in k for w in _SECRET_WORDS) and not k.endswith(_NOT_SECRET_ENDS)
+
+_SECRETISH = re.compile(r"password|secret|token|key|jaas|credential", re.I)
+
+def _shown(k: str, v: str) -> str:
+    "`k=v` for an error message, or only `k` when the name looks like a secret's: a mistyped secret key is not echoed."
+    return k if _SECRETISH.search(k) else f"{k}={v!r}"
 
 def _stream(fname, sec, name, vals, extra, problems):
     for k in ("model", "bootstrap", "input_topic", "output_topic"):
@@ -627,9 +640,9 @@ def _stream(fname, sec, name, vals, extra, problems):
         if not k.startswith("kafka."):
             near = difflib.get_close_matches(k, _SCHEMA["stream"], n=1)
             hint = f"did you mean {near[0]!r}? " if near else ""
-            problems.append(f"{fname} [{sec}] {k}={v!r}: unknown key; {hint}known keys are {', '.join(_SCHEMA['stream'])}, "
+            problems.append(f"{fname} [{sec}] {_shown(k, v)}: unknown key; {hint}known keys are {', '.join(_SCHEMA['stream'])}, "
                             "and kafka.X for a librdkafka setting X")
-        elif k.removeprefix("kafka.") in _SECRET_CLIENT_KEYS:
+        elif _secret_key(k.removeprefix("kafka.")):
             problems.append(f"{fname} [{sec}] {k}: a secret does not belong in settings.ini; name the environment variable "
                             "that holds it (sasl_password_env, ssl_key_password_env) or set WORKBENCH_KAFKA_"
                             f"{k.removeprefix('kafka.').replace('.', '_').upper()}")

@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -134,27 +134,58 @@ def _reject_message(m, reason: str, model: str) -> bytes:
 
 class _Batch:
     "One micro-batch: its messages decoded into rows, its rejects, and the offsets to commit after it."
-    def __init__(self, msgs: list, required: list, known: set):
+    def __init__(self, msgs: list, required: list, known: set, strict: bool=False):   # strict: unknown keys reject the message
         self.msgs, self.rows, self.row_msgs, self.rejects, self.offsets = msgs, [], [], [], {}
         for m in msgs:
             tp = (m.topic(), m.partition())
             self.offsets[tp] = max(self.offsets.get(tp, -1), m.offset() + 1)
-            row, why = decode(m.value(), required, known)
+            row, why = decode(m.value(), required, known, strict=strict)
             if row is None: self.rejects.append((m, why))
             else: self.rows.append(row); self.row_msgs.append(m)
+
+def _relaxed(contract):
+    "The contract with the rules that judge a row by its batch mates turned off: unseen categories soft, no key uniqueness."
+    if contract is None: return None
+    return replace(contract, columns={c: replace(r, max_unseen_share=1.0) for c, r in contract.columns.items()}, keys=[])
+
+def _score_rows(lm: LoadedModel, idx: list, contract, b: _Batch, parts: list) -> None:
+    "Score the batch's rows at positions `idx`; on an unexpected error score their halves, down to the single rows that fail."
+    try:
+        df = pd.DataFrame.from_records([b.rows[i] for i in idx], index=idx)   # index = position in b.row_msgs
+        val, kept, pred = score_chunk(lm, df, contract)
+    except SchemaError as e:   # the batch as a whole breaks the schema: every row is rejected, the stream goes on
+        b.rejects += [(b.row_msgs[i], str(e)) for i in idx]
+        return
+    except Exception as e:   # a poison pill: find the rows that cause it, score the others
+        if len(idx) > 1:
+            half = len(idx) // 2
+            _score_rows(lm, idx[:half], contract, b, parts); _score_rows(lm, idx[half:], contract, b, parts)
+            return
+        m = b.row_msgs[idx[0]]
+        log.warning("scoring failed for the message at %s/%d offset %d: %s: %s", m.topic(), m.partition(), m.offset(), type(e).__name__, e)
+        b.rejects.append((m, f"scoring failed: {type(e).__name__}: {e}"))
+        return
+    if val is not None and val.quarantined:
+        for i, why in zip(val.quarantine[val.row_column], val.quarantine[val.reason_column]):
+            b.rejects.append((b.row_msgs[idx[int(i)]], str(why)))
+    if pred is not None: parts.append((kept, pred))
+
+def _integral(rows: list, col: str) -> bool:
+    "Whether every present value of `col` in the decoded rows is a JSON integer."
+    vals = [r.get(col) for r in rows if r.get(col) is not None]
+    return bool(vals) and all(isinstance(v, int) and not isinstance(v, bool) for v in vals)
 
 def _score_batch(b: _Batch, lm: LoadedModel, contract, keys: list, stamp: dict):
     "(output frame or None, the full scored frame for Parquet or None): the rows scored by batch scoring's own step, rejects added to `b`."
     if not b.rows: return None, None
-    df = pd.DataFrame.from_records(b.rows)   # index = position in b.row_msgs
-    try: val, kept, pred = score_chunk(lm, df, contract)
-    except SchemaError as e:   # the batch as a whole breaks the schema: every row is rejected, the stream goes on
-        b.rejects += [(m, str(e)) for m in b.row_msgs]
-        return None, None
-    if val is not None and val.quarantined:
-        for i, why in zip(val.quarantine[val.row_column], val.quarantine[val.reason_column]):
-            b.rejects.append((b.row_msgs[int(i)], str(why)))
-    if pred is None: return None, None
+    parts = []
+    _score_rows(lm, list(range(len(b.rows))), contract, b, parts)
+    if not parts: return None, None
+    kept, pred = (parts[0] if len(parts) == 1 else
+                  (pd.concat([k for k, _ in parts]), pd.concat([p.set_axis(k.index) for k, p in parts])))
+    for c in kept.columns:   # an integer column with a null became float: integers stay integers in the outputs
+        if pd.api.types.is_float_dtype(kept[c]) and _integral(b.rows, c) and kept[c].dropna().map(float.is_integer).all():
+            kept = kept.astype({c: "Int64"})
     full = _output_frame(kept, pred, None, stamp)
     cols = [c for c in keys if c in kept.columns]
     out = _output_frame(kept[cols], pred, None, stamp)
@@ -166,7 +197,7 @@ def json_rows(df: pd.DataFrame, # the rows
     d = df.copy(deep=False)
     for c in d.columns:
         if pd.api.types.is_datetime64_any_dtype(d[c]): d[c] = d[c].map(lambda t: None if pd.isna(t) else t.isoformat())
-    return [json.dumps({k: None if isinstance(v, float) and v != v else v for k, v in r.items()}, default=str).encode()
+    return [json.dumps({k: None if v is pd.NA or (isinstance(v, float) and v != v) else v for k, v in r.items()}, default=str).encode()
             for r in d.to_dict("records")]
 
 def _produce(producer, b: _Batch, out: pd.DataFrame|None, output_topic: str, rejects_topic: str, res: StreamResult, on_delivery):
@@ -205,7 +236,7 @@ def stream_score(settings: Settings|None, # the project (its registry, [problem]
                  input_topic: str, # JSON rows, one object per message
                  output_topic: str, # one JSON message per scored row
                  rejects_topic: str="", # rejected messages with a reason; empty: only counted
-                 group: str="", # the consumer group; default workbench-MODEL
+                 group: str="", # the consumer group; default workbench-MODEL-INPUT_TOPIC
                  batch_rows: int=500, # messages scored at a time at most
                  max_wait: float=1.0, # seconds a micro-batch waits for more messages
                  max_messages: int|None=None, # stop after this many messages (a bounded run)
@@ -229,15 +260,20 @@ def stream_score(settings: Settings|None, # the project (its registry, [problem]
     known = set(contract.columns) if contract else set(lm.inputs)
     id_col = settings.problem.id_column if settings is not None else None
     keys = list(key_columns) if key_columns else [id_col] if id_col else []
-    group = group or f"workbench-{v.name}"
+    group = group or f"workbench-{v.name}-{input_topic}"   # two streams of one model on two topics: two groups
     res = StreamResult(v.ref, input_topic, output_topic, group)
     conf = {"session.timeout.ms": 10_000, **(config or {}), "bootstrap.servers": bootstrap}
+    strict = contract is not None and not contract.allow_extra_columns
+    contract = _relaxed(contract)   # a row's fate must not depend on its batch mates
+    if not rejects_topic: log.warning("no rejects topic: rejected messages are counted and dropped")
     metrics, sink = _Metrics(metrics_port), HourlyParquet(parquet_dir) if parquet_dir else None
+    consumer = None
     try:
         consumer = ck.Consumer({**conf, "group.id": group, "enable.auto.commit": False, "enable.auto.offset.store": False,
                                 "auto.offset.reset": "earliest"})
         producer = ck.Producer({"linger.ms": 5, **{k: v_ for k, v_ in conf.items() if k not in _CONSUMER_ONLY}, "acks": "all"})
     except ck.KafkaException as e:
+        if consumer is not None: consumer.close()
         metrics.close()
         raise WorkbenchError(f"the Kafka client refuses its settings: {e}; check the stream's kafka.X keys and WORKBENCH_KAFKA_* "
                              "variables (see https://github.com/confluentinc/librdkafka/blob/master/CONFIGURATION.md)") from e
@@ -263,7 +299,7 @@ def stream_score(settings: Settings|None, # the project (its registry, [problem]
                     if idle_timeout is not None and now - since >= idle_timeout: res.stopped = "idle"; break
                     continue
                 last = now
-                b = _Batch(msgs, required, known)
+                b = _Batch(msgs, required, known, strict)
                 stamp = {"model": v.name, "model_version": v.version, "scored_at": pd.Timestamp.now(tz="UTC")}
                 out, full = _score_batch(b, lm, contract, keys, stamp)
                 _produce(producer, b, out, output_topic, rejects_topic, res, on_delivery)
