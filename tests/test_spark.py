@@ -292,3 +292,92 @@ def test_cli_monitor_engine_in_process(spark, trained, tmp_path, capsys):
     assert c1 == c2 and verdicts(a) == verdicts(b) and a["rows"] == b["rows"] == 1498
     assert [(c["key"], c["rows"], c["dataset_drift"]) for c in a.get("chunks", [])] == \
         [(c["key"], c["rows"], c["dataset_drift"]) for c in b.get("chunks", [])]
+
+
+def test_validate_with_empty_partitions(spark):
+    "More partitions than rows: the empty ones start at row 0 like the first, and their summaries merge all the same."
+    from workbench.contract import infer_contract, validate
+    from workbench.example import make_customers
+    from workbench.spark import validate_spark
+    ref = make_customers(300, 1, seed=1)
+    c = infer_contract(ref, keys=["customer_id"], label="churned")
+    small = ref.head(5).copy()
+    small.loc[1, "age"] = -3.0
+    sdf = spark.createDataFrame(small).repartition(8)
+    assert sdf.rdd.glom().map(len).collect().count(0) >= 3   # empty partitions
+    got, want = validate_spark(sdf, c, spark=spark), validate(small, c)
+    assert (got.rows, got.kept, got.quarantined) == (want.rows, want.kept, want.quarantined) and got.rows == 5 and got.quarantined >= 1
+    assert got.missing == want.missing
+
+
+def test_url_outputs(spark, trained, tmp_path, capsys, monkeypatch):
+    "A filesystem URL goes to Spark's writer as it is; a database URL and --table are refused, naming the value and the fix."
+    from workbench.cli import main
+    from workbench.core import WorkbenchError
+    from workbench.data import DataError
+    from workbench.settings import load_settings
+    from workbench.spark import check_output_spark, read_spark, score_spark, write_spark
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(trained)
+    for kw in ({"out": "sqlite:///scores.db"}, {"out": "postgresql+psycopg2://u@db/x"}, {"out": tmp_path / "o", "table": "scores"}):
+        with pytest.raises(WorkbenchError, match="use --engine pandas for a database") as e:
+            score_spark(s, "churn", str(trained / "new.parquet"), spark=spark, **kw)
+        assert repr(str(kw.get("table", kw["out"]))) in str(e.value)
+    args = ["--project", str(trained), "score", "churn", str(trained / "new.parquet"), "--engine", "spark"]
+    assert main([*args, "--out", "sqlite:///scores.db"]) == 2
+    assert "'sqlite:///scores.db' is a database URL" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "o"), "--table", "scores"]) == 2
+    assert "--table 'scores'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []   # no sqlite: folder, nothing written
+    url = f"file://{tmp_path}/by_url"
+    df = read_spark(str(trained / "new.parquet"), s, spark).limit(20)
+    assert write_spark(df, url) == url and write_spark(df.limit(10), url + ".csv") == url + ".csv"
+    assert len(pd.read_parquet(tmp_path / "by_url")) == 20
+    assert sum(len(pd.read_csv(f)) for f in (tmp_path / "by_url.csv").glob("part-*.csv")) == 10
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["by_url", "by_url.csv"]   # not ./file:/...
+    with pytest.raises(DataError, match="refusing to write the predictions"):
+        check_output_spark(f"file://{trained}/data", ["c"], s, "predictions")   # a file:// URL is checked as its path
+    with pytest.raises(DataError, match="refusing to write the output"):
+        check_output_spark("s3a://bucket/in", ["s3a://bucket/in/part-0.parquet"])
+
+
+def test_probability_bins_as_numpy(spark):
+    "Probabilities exactly at tenths land in the bins `np.histogram(range=(0, 1))` puts them in (0.3 is below its edge)."
+    from types import SimpleNamespace
+
+    from workbench.spark import _tally_spark
+    p = np.r_[[i / 10 for i in range(11)], np.linspace(0, 1, 11), [0.1 * i for i in range(11)], np.arange(0, 1.01, 0.1)]
+    good = spark.createDataFrame(pd.DataFrame({"prediction": p > 0.5, "probability": p}))
+    res = SimpleNamespace()
+    _tally_spark(res, good, "binary")
+    assert res.probabilities == np.histogram(p, bins=10, range=(0, 1))[0].tolist() and sum(res.probabilities) == len(p)
+
+
+def test_csv_source_dtypes(spark, tmp_path):
+    "A CSV source's declared dtypes and parse_dates apply on Spark: a string column keeps its leading zeros."
+    from workbench.settings import load_settings
+    from workbench.spark import read_spark
+    (tmp_path / "settings.ini").write_text("[project]\nname = zips\n[source:zips]\npath = z.csv\n"
+                                           "dtypes = zip: string, n: float, code: int\nparse_dates = when\n")
+    (tmp_path / "z.csv").write_text("id,zip,n,code,when\n1,01234,2,007,2025-01-31\n2,00042,3,12,2025-02-01 10:00:00\n")
+    sdf = read_spark("zips", load_settings(tmp_path), spark)
+    assert dict(sdf.dtypes) == {"id": "int", "zip": "string", "n": "double", "code": "bigint", "when": "timestamp"}
+    got = sdf.orderBy("id").toPandas()
+    assert got.zip.tolist() == ["01234", "00042"] and got.code.tolist() == [7, 12]
+    assert got["when"].tolist() == [pd.Timestamp("2025-01-31"), pd.Timestamp("2025-02-01 10:00")]
+
+
+def test_monitor_segments_not_on_spark(spark, trained):
+    "--segments is refused on Spark; [monitor] segments are skipped with a warning, not silently."
+    from dataclasses import replace
+
+    from workbench.core import WorkbenchError
+    from workbench.settings import load_settings
+    from workbench.spark import run_monitor_spark
+    s = load_settings(trained)
+    with pytest.raises(WorkbenchError, match="--segments: not on the Spark engine yet; use --engine pandas"):
+        run_monitor_spark(s, current=str(trained / "new.parquet"), segments=["plan"], spark=spark)
+    s = replace(s, monitor=replace(s.monitor, segments=["plan"]))
+    with pytest.warns(UserWarning, match=r"\[monitor\] segments \(plan\) skipped: not on the Spark engine yet"):
+        res, _ = run_monitor_spark(s, current=str(trained / "new.parquet"), spark=spark)
+    assert res.overall.rows == 1500

@@ -83,8 +83,24 @@ def read_spark(data, # a source name, a Parquet/CSV file, folder or glob, 'table
         opts = {"basePath": path} if Path(path).is_dir() else {}
         spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")   # pandas writes nanoseconds: read them, then convert
         return _nanos_to_timestamps(spark.read.options(**opts).parquet(path), path)
-    return spark.read.options(header="true", inferSchema="true", sep=src.delimiter or ",",
-                              timestampFormat="yyyy-MM-dd[ HH:mm:ss]").csv(path)
+    opts = dict(header="true", sep=src.delimiter or ",", timestampFormat="yyyy-MM-dd[ HH:mm:ss]")
+    sdf = spark.read.options(inferSchema="true", **opts).csv(path)
+    declared = {c: t for c, t in {**{c: "datetime" for c in src.parse_dates}, **src.dtypes}.items() if c in sdf.columns}
+    if not declared: return sdf
+    from pyspark.sql.types import StringType, StructField, StructType
+    schema = StructType([StructField(f.name, StringType(), True) if f.name in declared else f for f in sdf.schema.fields])
+    sdf = spark.read.options(**opts).schema(schema).csv(path)   # the declared columns as the text in the file ("01234")
+    return _apply_dtypes_spark(sdf, declared)
+
+_CASTS = {"int": "bigint", "float": "double", "bool": "boolean", "string": "string", "category": "string"}
+
+def _apply_dtypes_spark(sdf, declared: dict):
+    "`workbench.data.apply_dtypes` on Spark: the declared columns, read as text, cast to their types (datetimes parsed)."
+    from pyspark.sql import functions as F
+    for c, t in declared.items():
+        col = F.col(f"`{c}`")
+        sdf = sdf.withColumn(c, F.to_timestamp(col) if t == "datetime" else col.cast(_CASTS[t]))
+    return sdf
 
 def _nanos_to_timestamps(sdf, path: str):
     "Columns that pandas wrote as nanosecond timestamps (read by Spark as numbers) as Spark timestamps (microseconds)."
@@ -100,11 +116,31 @@ def _nanos_to_timestamps(sdf, path: str):
         sdf = sdf.withColumn(c, F.timestamp_micros(F.floor(F.col(f"`{c}`") / 1000).cast("long")))
     return sdf
 
+_DATABASES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "mssql", "oracle", "snowflake", "redshift", "bigquery",
+              "duckdb", "trino", "presto", "clickhouse", "cockroachdb", "databricks", "db2", "ibm_db_sa", "firebird", "sybase")
+
+def _scheme(out: str) -> str:
+    "The URL scheme of `out` ('' for a plain path)."
+    head, sep, _ = str(out).partition("://")
+    return head.lower() if sep and head and "/" not in head else ""
+
 def out_kind_spark(out: str) -> str:
-    "'table' for table:NAME, 'csv' for a name ending .csv, else 'parquet' (a folder)."
+    "'table' for table:NAME, 'csv' for a name ending .csv, else 'parquet' (a folder; a filesystem URL such as s3a://... too)."
     s = str(out)
     if s.startswith("table:"): return "table"
-    return "csv" if Path(s).suffix.lower() in (".csv", ".tsv") else "parquet"
+    sc = _scheme(s)
+    if s.lower().startswith("sqlite:") or sc.split("+")[0] in _DATABASES or "+" in sc:   # a SQLAlchemy URL: the pandas path's
+        raise WorkbenchError(f"{s!r} is a database URL: the Spark engine writes Parquet/CSV folders or table:NAME; "
+                             "use --engine pandas for a database")
+    return "csv" if Path(s.split("://", 1)[-1]).suffix.lower() in (".csv", ".tsv") else "parquet"
+
+def _local(out: str|Path) -> Path|None:
+    "A local path for `out`: itself, or the path of a file:// URL; None for another filesystem's URL (s3a, hdfs, gs, abfs...)."
+    sc = _scheme(str(out))
+    if not sc: return Path(out)
+    if sc != "file": return None
+    from urllib.parse import unquote, urlparse
+    return Path(unquote(urlparse(str(out)).path))
 
 def check_output_spark(out: str|Path, # a folder about to be written (or table:NAME: nothing to check)
                        inputs: list|tuple=(), # what is being read
@@ -114,7 +150,14 @@ def check_output_spark(out: str|Path, # a folder about to be written (or table:N
     "`workbench.data.check_output`, and more: a folder is replaced whole, so it may not hold data that is read either."
     from workbench.data import DataError, _protected, check_output, resolve_source
     if out_kind_spark(str(out)) == "table": return
-    target = check_output(out, [i for i in inputs if isinstance(i, (str, Path)) and not str(i).startswith("table:")], settings, what)
+    local = _local(out)
+    if local is None:   # a remote filesystem: only what is read by the same URL can be protected
+        url = str(out).rstrip("/")
+        for i in inputs:
+            if isinstance(i, (str, Path)) and (str(i).rstrip("/") == url or str(i).startswith(url + "/")):
+                raise DataError(f"refusing to write the {what} {str(out)!r}: it holds the data that is read ({i}); choose another folder")
+        return
+    target = check_output(local, [i for i in inputs if isinstance(i, (str, Path)) and not str(i).startswith("table:")], settings, what)
     for spec in [*inputs, *(settings.sources if settings is not None else [])]:
         try: src = resolve_source(spec, settings) if isinstance(spec, (str, Path)) and not str(spec).startswith("table:") else None
         except DataError: continue
@@ -124,16 +167,20 @@ def check_output_spark(out: str|Path, # a folder about to be written (or table:N
                                 f"({p}), which would be lost; choose a folder outside every source")
 
 def write_spark(sdf, # a Spark DataFrame
-                out: str|Path, # a Parquet folder, a CSV folder (named *.csv) or table:NAME
+                out: str|Path, # a Parquet folder, a CSV folder (named *.csv), a filesystem URL (s3a://, hdfs://, file://...) or table:NAME
                 partition_by: list|None=None, # columns to partition the folder (or table) by
                 mode: str="overwrite", # 'overwrite' or 'append' (tables and folders)
                ) -> str:
-    "Write `sdf` to `out`; a folder is written beside and renamed into place, so a failed write leaves the old one."
+    "Write `sdf` to `out`; a local folder is written beside and renamed into place, so a failed write leaves the old one."
     kind = out_kind_spark(str(out))
     w = sdf.write.mode(mode)
     if partition_by: w = w.partitionBy(*partition_by)
     if kind == "table":
         w.saveAsTable(str(out).removeprefix("table:"))
+        return str(out)
+    if _scheme(str(out)):   # a filesystem URL, as it is: Spark's own committer writes it
+        if kind == "csv": w.options(header="true").csv(str(out))
+        else: w.parquet(str(out))
         return str(out)
     path = Path(out).expanduser().resolve()
     if path.exists() and not path.is_dir():
@@ -234,9 +281,14 @@ def score_spark(settings, # the project (its registry and Spark settings); None 
                 registry=None, # default: the project's
                 spark=None, # a SparkSession; default: `spark_session(settings)`
                 chunk_rows: int=100_000, # rows per Arrow batch: the chunk each task validates and scores at a time
-                **ignored, # pandas-path options without meaning here (table, progress)
+                table: str|None=None, # the pandas path's database table: refused (its default, 'predictions', is let through)
+                **ignored, # pandas-path options without meaning here (progress)
                ):
     "Score `data` with `model` on Spark into `out`; rows failing the model's contract go to `rejects`."
+    if table and table != "predictions":
+        raise WorkbenchError(f"--table {table!r}: the Spark engine writes Parquet/CSV folders or table:NAME (--out table:{table}); "
+                             "use --engine pandas for a database")
+    out_kind_spark(str(out))   # a database URL is refused before anything is read
     from pyspark.sql import functions as F
     from workbench.registry import Registry
     from workbench.runs import private_dir, run_context
@@ -303,6 +355,15 @@ def _write_rejects(bad, columns, contract, path):
     write_spark(bad.select(F.col("__wb_row").alias(row_col), *[text(c) for c in columns],
                            F.col("__wb_reason").alias(reason_col)), path)
 
+_EDGES = np.linspace(0, 1, 11)   # `np.histogram(p, bins=10, range=(0, 1))`'s edges: 0.30000000000000004, not 0.3
+
+def _probability_bin(p):
+    "The bin (0-9) of a probability in [0, 1] as `np.histogram(range=(0, 1), bins=10)` puts it: `edges[i] <= p < edges[i+1]`, 1.0 in the last."
+    from pyspark.sql import functions as F
+    b = F.lit(0)
+    for e in _EDGES[1:-1]: b = b + F.when(p >= F.lit(float(e)), 1).otherwise(0)
+    return b.cast("int")
+
 def _tally_spark(res, good, task: str) -> None:
     "`ScoreResult.predictions` and `probabilities` as the pandas path counts them, with Spark aggregations."
     from pyspark.sql import functions as F
@@ -316,8 +377,7 @@ def _tally_spark(res, good, task: str) -> None:
     res.predictions = {label(r[0]): int(r[1]) for r in good.groupBy("prediction").count().collect()}
     if task == "binary":
         p = F.col("probability")
-        b = F.when(p == 1.0, F.lit(9)).otherwise(F.floor(p * 10)).cast("int")
-        h = dict(good.filter((p >= 0) & (p <= 1)).groupBy(b.alias("b")).count().collect())
+        h = dict(good.filter((p >= 0) & (p <= 1)).groupBy(_probability_bin(p).alias("b")).count().collect())
         res.probabilities = [int(h.get(i, 0)) for i in range(10)]
 
 # %% ../nbs/60_spark.ipynb #76b4ceb3
@@ -368,7 +428,7 @@ def _validate_chunks(batches, contract, hidden, keys, offsets):
         pos += n
         yield out.assign(__wb_summary=None)
     summary = {"rows": pos - start, "missing": missing, "results": [asdict(r) for r in merged.values()]}
-    yield pd.DataFrame({"__wb_row": [-1 - start], "__wb_reason": [None], "__wb_unseen": [0],
+    yield pd.DataFrame({"__wb_row": [-1 - pid], "__wb_reason": [None], "__wb_unseen": [0],   # one per partition, empty ones too
                         **{f"__wb_key{i}": [None] for i in range(len(keys))}, "__wb_summary": [json.dumps(summary, default=str)]})
 
 def validate_spark(data, # a source name, Parquet/CSV path, table:NAME, or a Spark DataFrame
@@ -395,7 +455,8 @@ def validate_spark(data, # a source name, Parquet/CSV path, table:NAME, or a Spa
     schema = "__wb_row bigint, __wb_reason string, __wb_unseen bigint, " + "".join(f"__wb_key{i} string, " for i in range(len(keys))) + "__wb_summary string"
     flags = sdf.mapInPandas(lambda it: _validate_chunks(it, contract, hidden, keys, offsets), schema=schema).persist()
     try:
-        parts = sorted((-1 - r[0], json.loads(r[1])) for r in flags.filter("__wb_row < 0").select("__wb_row", "__wb_summary").collect())
+        parts = sorted(((-1 - r[0], json.loads(r[1])) for r in flags.filter("__wb_row < 0").select("__wb_row", "__wb_summary").collect()),
+                       key=lambda t: t[0])   # by partition: the order of the rows
         rows, merged, missing = 0, {}, {}
         for _, p in parts:
             rows += p["rows"]
@@ -620,7 +681,7 @@ def run_monitor_spark(settings, # the project's settings (None: plain files)
                       time_column: str|None=None, # default: [problem] time_column when the data has it
                       period: str|None=None, # default: [monitor] period
                       chunk_size: int|None=None, # not on Spark (rows have no order there): a `WorkbenchError` when given
-                      segments: list|None=None, # not on Spark yet: ignored
+                      segments: list|None=None, # not on Spark yet: a `WorkbenchError` when given; [monitor] segments are skipped, with a warning
                       spark=None, # a SparkSession; default: `spark_session(settings)`
                      ):
     "`workbench.monitor.run_monitor` on Spark: (MonitorResult, Reference). The current data must hold its predictions already."
@@ -629,6 +690,7 @@ def run_monitor_spark(settings, # the project's settings (None: plain files)
     from workbench.settings import MonitorSettings
     if chunk_size: raise WorkbenchError("--chunk-size: chunks of rows need an order, which Spark's rows have not; "
                                         "chunk by a time column (--time-column, --period), or use --engine pandas")
+    if segments: raise WorkbenchError("--segments: not on the Spark engine yet; use --engine pandas")
     m = settings.monitor if settings is not None else MonitorSettings()
     cur = current or (latest_predictions(settings) if settings is not None else "")
     if not cur: raise WorkbenchError("give the current data to monitor")
@@ -651,4 +713,9 @@ def run_monitor_spark(settings, # the project's settings (None: plain files)
         for ch in ref.chunks: ch["columns"].pop(c, None)
     tc = tcol if tcol and tcol in sdf.columns else None
     if time_column and tc is None: raise WorkbenchError(f"time column {time_column!r} is not a column of the data")
-    return monitor_spark(ref, sdf, settings, tc, period or m.period, drift_options(m), str(cur), spark), ref
+    res = monitor_spark(ref, sdf, settings, tc, period or m.period, drift_options(m), str(cur), spark)
+    if m.segments:   # the settings' default: said, not silently dropped
+        import warnings
+        warnings.warn(f"[monitor] segments ({', '.join(map(str, m.segments))}) skipped: not on the Spark engine yet; "
+                      "use --engine pandas to judge them", stacklevel=2)
+    return res, ref
