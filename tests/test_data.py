@@ -191,3 +191,16 @@ def test_sensitive_values_never_leave_the_data(project):
         assert planted_mail.encode() not in blob and planted_note.encode() not in blob, f
     q = pd.read_csv(project / "out" / "q.csv")
     assert q.email.tolist() == ["<redacted>"] and q.note.tolist() == ["<redacted>"]
+
+
+def test_a_csv_column_declared_string_keeps_its_values_as_written(tmp_path):
+    "Leading zeros survive: the column is read as text, not parsed as a number and turned back into text."
+    from workbench.data import iter_batches, read_table
+    from workbench.settings import load_settings
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "zips.csv").write_text("id,zip,code\n1,01234,007\n2,00042,010\n3,90210,100\n")
+    (tmp_path / "settings.ini").write_text("[project]\nname = z\n\n[source:zips]\npath = data/zips.csv\ndtypes = zip: string, code: int\n")
+    s = load_settings(tmp_path)
+    df = read_table("zips", s)
+    assert df["zip"].tolist() == ["01234", "00042", "90210"] and df["code"].tolist() == [7, 10, 100]
+    assert pd.concat(iter_batches("zips", s, rows=2))["zip"].tolist() == ["01234", "00042", "90210"]

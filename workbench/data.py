@@ -135,11 +135,15 @@ def _with_kind(src: SourceSettings, files: list[Path]) -> SourceSettings:
                         "add kind = csv or parquet to its [source:NAME] section")
     return replace(src, kind=kind)
 
+def _text_columns(src: SourceSettings) -> dict:
+    "CSV columns declared string or category, read as text so that their values stay as written ('01234' keeps its zero)."
+    return {c: str for c, t in src.dtypes.items() if t in ("string", "category")}
+
 def _read_file(src: SourceSettings, f: Path, columns):
     try:
         if src.kind == "parquet": return pd.read_parquet(f, columns=columns)
         return pd.read_csv(f, sep=_sep(src, f), usecols=columns, parse_dates=[c for c in src.parse_dates if columns is None or c in columns],
-                           low_memory=False)
+                           dtype=_text_columns(src), low_memory=False)
     except (OSError, ValueError, pd.errors.ParserError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DataError(f"cannot read {str(f)!r} as {src.kind}: {msg}") from e
@@ -278,7 +282,7 @@ def iter_batches(spec: str|Path|SourceSettings, # a source name, or a file, fold
             except Exception as e: raise DataError(f"cannot read {str(f)!r} as parquet: {type(e).__name__}: {e}") from e
         else:
             try:
-                for chunk in pd.read_csv(f, sep=_sep(src, f), usecols=columns, chunksize=rows, low_memory=False,
+                for chunk in pd.read_csv(f, sep=_sep(src, f), usecols=columns, chunksize=rows, low_memory=False, dtype=_text_columns(src),
                                          parse_dates=[c for c in src.parse_dates if columns is None or c in columns]):
                     yield apply_dtypes(chunk, src, f" ({f.name})")
             except (OSError, ValueError, pd.errors.ParserError) as e:
