@@ -1,6 +1,7 @@
 """Shared fixtures: small real projects on disk and the real `workbench` command."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,23 @@ import pytest
 
 BIN = Path(sys.executable).parent
 WORKBENCH = str(BIN / "workbench")
+CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    "Debian's headless Chromium driven by Playwright; without one the test skips, or fails where WORKBENCH_REQUIRE_BROWSER is set (CI)."
+    if not CHROMIUM:
+        if os.environ.get("WORKBENCH_REQUIRE_BROWSER"):
+            pytest.fail("no chromium found, and WORKBENCH_REQUIRE_BROWSER is set: install it (apt-get install chromium)")
+        pytest.skip("no chromium on this machine: apt-get install chromium (CI installs it)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"])
+        yield b
+        b.close()
 
 
 def wb(project, *args, timeout=300, env=None, check=None):

@@ -4,7 +4,6 @@ tab, save, reopen from the saved widget state; and a job notebook that displays 
 Screenshots go to tests/artifacts/jupyterlab/ (or $WORKBENCH_TEST_ARTIFACTS)."""
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,7 +16,6 @@ import pytest
 from conftest import runs, wb, write_job
 from playwright.sync_api import expect
 
-CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(os.environ.get("WORKBENCH_TEST_ARTIFACTS") or Path(__file__).parent/"artifacts"/"jupyterlab")
 TOKEN = "workbench-test-token"
 WAIT = 120_000   # ms: JupyterLab and its kernel are slow on two busy cores
@@ -95,21 +93,6 @@ def lab(project, tmp_path_factory):
     try: proc.wait(30)
     except subprocess.TimeoutExpired: proc.kill()
     log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM:
-        if os.environ.get("WORKBENCH_REQUIRE_BROWSER"):
-            pytest.fail("no chromium found, and WORKBENCH_REQUIRE_BROWSER is set: install it (apt-get install chromium)")
-        pytest.skip("no chromium on this machine: apt-get install chromium (CI installs it)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"])
-        yield b
-        b.close()
 
 
 @pytest.fixture

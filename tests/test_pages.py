@@ -1,26 +1,7 @@
 """The report catalog and a run's report in a real headless Chromium, offline."""
-import os
-import shutil
 
 import pytest
 from conftest import runs, wb
-
-CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM:
-        if os.environ.get("WORKBENCH_REQUIRE_BROWSER"):
-            pytest.fail("no chromium found, and WORKBENCH_REQUIRE_BROWSER is set: install it (apt-get install chromium)")
-        pytest.skip("no chromium on this machine: apt-get install chromium (CI installs it)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
 
 
 @pytest.fixture
