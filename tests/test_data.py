@@ -204,3 +204,27 @@ def test_a_csv_column_declared_string_keeps_its_values_as_written(tmp_path):
     df = read_table("zips", s)
     assert df["zip"].tolist() == ["01234", "00042", "90210"] and df["code"].tolist() == [7, 10, 100]
     assert pd.concat(iter_batches("zips", s, rows=2))["zip"].tolist() == ["01234", "00042", "90210"]
+
+
+def test_dates_in_mixed_formats_and_offsets_are_read_as_naive_utc(tmp_path):
+    "parse_dates and datetime dtypes read any mix of formats and UTC offsets; a bad value fails a declared datetime, and leaves a parse_dates column as text for the contract to quarantine."
+    import warnings
+
+    from workbench.data import DataError, iter_batches, read_table
+    from workbench.settings import load_settings
+    (tmp_path / "data").mkdir()
+    csv = tmp_path / "data" / "e.csv"
+    csv.write_text("id,when,at\n1,2024-01-05,2024-01-05T10:00:00+02:00\n2,2024-02-05 08:15,2024-01-06T10:00:00Z\n3,2024-03-01T12:30:00,2024-01-07 10:00\n")
+    (tmp_path / "settings.ini").write_text("[project]\nname = z\n\n[source:e]\npath = data/e.csv\nparse_dates = when\ndtypes = at: datetime\n")
+    s = load_settings(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                                   # no "mixed time zones" FutureWarning either
+        for df in (read_table("e", s), pd.concat(iter_batches("e", s, rows=2), ignore_index=True)):
+            assert str(df["when"].dtype) == str(df["at"].dtype) == "datetime64[ns]"
+            assert df["at"].tolist() == [pd.Timestamp("2024-01-05 08:00"), pd.Timestamp("2024-01-06 10:00"), pd.Timestamp("2024-01-07 10:00")]
+            assert df["when"].tolist() == [pd.Timestamp("2024-01-05"), pd.Timestamp("2024-02-05 08:15"), pd.Timestamp("2024-03-01 12:30")]
+    csv.write_text("id,when,at\n1,2024-01-05,not a date\n")
+    with pytest.raises(DataError, match="column 'at' is declared datetime in settings.ini"):
+        read_table("e", s)
+    csv.write_text("id,when,at\n1,not a date,2024-01-05\n2,2024-01-06,2024-01-06\n")
+    assert read_table("e", s)["when"].tolist() == ["not a date", "2024-01-06"]

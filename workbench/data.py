@@ -102,16 +102,27 @@ def apply_dtypes(df: pd.DataFrame, # the table as read
                  src: SourceSettings, # its source, with the declared dtypes
                  where: str="", # where the table came from, for messages (e.g. a file name)
                 ) -> pd.DataFrame:
-    "Cast columns to the source's declared `dtypes` (datetimes parsed, integers nullable); a value that does not fit is an error naming it."
-    for c, t in src.dtypes.items():
+    "Cast columns to the source's declared `dtypes` and `parse_dates` (dates in naive UTC, integers nullable); a value that does not fit is an error naming it."
+    for c in dict.fromkeys([*src.parse_dates, *(c for c, t in src.dtypes.items() if t == "datetime")]):
         if c not in df.columns: continue
+        try: df[c] = _naive_utc(df[c])
+        except (ValueError, TypeError, OverflowError) as e:
+            if src.dtypes.get(c) != "datetime": continue   # parse_dates: left as text, so the contract quarantines the bad rows
+            raise DataError(f"source {src.name!r}{where}: column {c!r} is declared datetime in settings.ini, but {e}") from e
+    for c, t in src.dtypes.items():
+        if c not in df.columns or t == "datetime": continue
         try:
-            if t == "datetime": df[c] = pd.to_datetime(df[c], format="mixed") if not pd.api.types.is_datetime64_any_dtype(df[c]) else df[c]
-            elif t in ("int", "float"): df[c] = pd.to_numeric(df[c]).astype(_PANDAS[t])
+            if t in ("int", "float"): df[c] = pd.to_numeric(df[c]).astype(_PANDAS[t])
             else: df[c] = df[c].astype(_PANDAS[t])
         except (ValueError, TypeError) as e:
             raise DataError(f"source {src.name!r}{where}: column {c!r} is declared {t} in settings.ini, but {e}") from e
     return df
+
+def _naive_utc(s: pd.Series) -> pd.Series:
+    "Dates as naive UTC: text in any mix of formats and offsets parsed (a time without an offset is taken as UTC)."
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
+    return pd.to_datetime(s, format="mixed", utc=True).dt.tz_localize(None)
 
 # %% ../nbs/20_data.ipynb #448ea2e3
 def _sep(src: SourceSettings, f: Path) -> str:
@@ -142,8 +153,7 @@ def _text_columns(src: SourceSettings) -> dict:
 def _read_file(src: SourceSettings, f: Path, columns):
     try:
         if src.kind == "parquet": return pd.read_parquet(f, columns=columns)
-        return pd.read_csv(f, sep=_sep(src, f), usecols=columns, parse_dates=[c for c in src.parse_dates if columns is None or c in columns],
-                           dtype=_text_columns(src), low_memory=False)
+        return pd.read_csv(f, sep=_sep(src, f), usecols=columns, dtype=_text_columns(src), low_memory=False)   # dates: `apply_dtypes`
     except (OSError, ValueError, pd.errors.ParserError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DataError(f"cannot read {str(f)!r} as {src.kind}: {msg}") from e
@@ -282,8 +292,7 @@ def iter_batches(spec: str|Path|SourceSettings, # a source name, or a file, fold
             except Exception as e: raise DataError(f"cannot read {str(f)!r} as parquet: {type(e).__name__}: {e}") from e
         else:
             try:
-                for chunk in pd.read_csv(f, sep=_sep(src, f), usecols=columns, chunksize=rows, low_memory=False, dtype=_text_columns(src),
-                                         parse_dates=[c for c in src.parse_dates if columns is None or c in columns]):
+                for chunk in pd.read_csv(f, sep=_sep(src, f), usecols=columns, chunksize=rows, low_memory=False, dtype=_text_columns(src)):
                     yield apply_dtypes(chunk, src, f" ({f.name})")
             except (OSError, ValueError, pd.errors.ParserError) as e:
                 raise DataError(f"cannot read {str(f)!r} as csv: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
