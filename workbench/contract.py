@@ -73,6 +73,11 @@ class Contract:
         "Names of the sensitive columns."
         return [c for c, r in self.columns.items() if r.sensitive]
 
+    def per_row(self) -> Contract:
+        "This contract without the rules that judge a row by the others in its batch: unseen categories soft, no key uniqueness."
+        from dataclasses import replace
+        return replace(self, columns={c: replace(r, max_unseen_share=1.0) for c, r in self.columns.items()}, keys=[])
+
 # %% ../nbs/22_contract.ipynb #c52d3f9f
 def _is_num(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
 

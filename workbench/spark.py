@@ -13,7 +13,7 @@ import shutil
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -381,11 +381,6 @@ def _tally_spark(res, good, task: str) -> None:
         res.probabilities = [int(h.get(i, 0)) for i in range(10)]
 
 # %% ../nbs/60_spark.ipynb #76b4ceb3
-def _relaxed(contract):
-    "The contract with unseen categories always soft (decided globally) and without keys (checked globally)."
-    cols = {c: replace(r, max_unseen_share=1.0) for c, r in contract.columns.items()}
-    return replace(contract, columns=cols, keys=[])
-
 def _check_chunk(df, contract, relaxed, hidden):
     "(hard-rule reasons per row, unseen-category bit mask per row, rule results, missing counts) of one chunk."
     from workbench.contract import RuleResult, _check_column
@@ -413,7 +408,7 @@ def _check_chunk(df, contract, relaxed, hidden):
 
 def _validate_chunks(batches, contract, hidden, keys, offsets):
     from workbench.contract import _merge, check_columns
-    relaxed, merged, missing, pos = _relaxed(contract), {}, {}, None
+    relaxed, merged, missing, pos = contract.per_row(), {}, {}, None
     pid = _partition_id()
     pos = start = offsets.get(pid, 0)
     for chunk in batches:

@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -143,10 +143,6 @@ class _Batch:
             if row is None: self.rejects.append((m, why))
             else: self.rows.append(row); self.row_msgs.append(m)
 
-def _relaxed(contract):
-    "The contract with the rules that judge a row by its batch mates turned off: unseen categories soft, no key uniqueness."
-    if contract is None: return None
-    return replace(contract, columns={c: replace(r, max_unseen_share=1.0) for c, r in contract.columns.items()}, keys=[])
 
 def _score_rows(lm: LoadedModel, idx: list, contract, b: _Batch, parts: list) -> None:
     "Score the batch's rows at positions `idx`; on an unexpected error score their halves, down to the single rows that fail."
@@ -264,7 +260,7 @@ def stream_score(settings: Settings|None, # the project (its registry, [problem]
     res = StreamResult(v.ref, input_topic, output_topic, group)
     conf = {"session.timeout.ms": 10_000, **(config or {}), "bootstrap.servers": bootstrap}
     strict = contract is not None and not contract.allow_extra_columns
-    contract = _relaxed(contract)   # a row's fate must not depend on its batch mates
+    contract = contract.per_row() if contract is not None else None   # a row's fate must not depend on its batch mates
     if not rejects_topic: log.warning("no rejects topic: rejected messages are counted and dropped")
     metrics, sink = _Metrics(metrics_port), HourlyParquet(parquet_dir) if parquet_dir else None
     consumer = None
