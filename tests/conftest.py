@@ -2,6 +2,7 @@
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -12,6 +13,15 @@ import pytest
 
 BIN = Path(sys.executable).parent
 WORKBENCH = str(BIN / "workbench")
+
+
+def free_port() -> int:
+    "A TCP port free on 127.0.0.1 now, for a server a test starts."
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 

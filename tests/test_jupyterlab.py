@@ -4,7 +4,6 @@ tab, save, reopen from the saved widget state; and a job notebook that displays 
 Screenshots go to tests/artifacts/jupyterlab/ (or $WORKBENCH_TEST_ARTIFACTS)."""
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import runs, wb, write_job
+from conftest import free_port, runs, wb, write_job
 from playwright.sync_api import expect
 
 ARTIFACTS = Path(os.environ.get("WORKBENCH_TEST_ARTIFACTS") or Path(__file__).parent/"artifacts"/"jupyterlab")
@@ -44,11 +43,6 @@ def project(tmp_path_factory):
     return root
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _api(base: str, path: str, method: str = "GET"):
     req = urllib.request.Request(f"{base}{path}", method=method, headers={"Authorization": f"token {TOKEN}"})
@@ -66,7 +60,7 @@ def lab(project, tmp_path_factory):
                            "@jupyterlab/apputils-extension/notification": {"checkForUpdates": False, "fetchNews": "false"}}.items():
         (settings/plugin).parent.mkdir(parents=True, exist_ok=True)
         (settings/f"{plugin}.jupyterlab-settings").write_text(json.dumps(values))
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home/"config"), "JUPYTER_DATA_DIR": str(home/"data"),
            "JUPYTER_RUNTIME_DIR": str(home/"runtime"), "IPYTHONDIR": str(home/"ipython"), "JUPYTER_PLATFORM_DIRS": "1",
            "MPLBACKEND": "Agg"}

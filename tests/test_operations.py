@@ -15,7 +15,7 @@ import time
 
 import pytest
 from bs4 import BeautifulSoup
-from conftest import WORKBENCH, runs, wb, write_job
+from conftest import WORKBENCH, free_port, runs, wb, write_job
 
 import workbench
 
@@ -26,11 +26,6 @@ def add_settings(project, text):
     p = project / "settings.ini"
     p.write_text(p.read_text() + textwrap.dedent(text))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def git(project, *args):

