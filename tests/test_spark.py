@@ -381,3 +381,13 @@ def test_monitor_segments_not_on_spark(spark, trained):
     with pytest.warns(UserWarning, match=r"\[monitor\] segments \(plan\) skipped: not on the Spark engine yet"):
         res, _ = run_monitor_spark(s, current=str(trained / "new.parquet"), spark=spark)
     assert res.overall.rows == 1500
+
+
+def test_a_malformed_file_is_a_data_error_naming_it(spark, tmp_path):
+    "Spark's Java stack trace on an unreadable Parquet file becomes a DataError that names the file and the reason."
+    from workbench.data import DataError
+    from workbench.spark import read_spark
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1" + b"\0" * 200)
+    with pytest.raises(DataError, match=r"cannot read '.*bad\.parquet' as parquet: .*(footer|Parquet)"):
+        read_spark(str(bad), None, spark)

@@ -62,6 +62,17 @@ def spark_session(settings=None, # the project's settings: its [spark] section
     return spark
 
 # %% ../nbs/60_spark.ipynb #37b6f7fe
+def _reading(read, path: str, kind: str):
+    "read(), with Spark's error on an unreadable file (a Java stack trace) made a `DataError` that names the file."
+    from pyspark.errors import PySparkException
+    from py4j.protocol import Py4JJavaError
+    from workbench.data import DataError
+    try: return read()
+    except (PySparkException, Py4JJavaError) as e:
+        text = str(e.java_exception.getMessage()) if isinstance(e, Py4JJavaError) else str(e)
+        first = next((line.strip() for line in text.splitlines() if line.strip()), type(e).__name__)
+        raise DataError(f"cannot read {path!r} as {kind}: {first[:400]}") from None
+
 def read_spark(data, # a source name, a Parquet/CSV file, folder or glob, 'table:NAME', or a Spark DataFrame
                settings=None, # the project's settings, to look source names up in
                spark=None, # a SparkSession; default: `spark_session(settings)`
@@ -82,9 +93,9 @@ def read_spark(data, # a source name, a Parquet/CSV file, folder or glob, 'table
     if kind == "parquet":
         opts = {"basePath": path} if Path(path).is_dir() else {}
         spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")   # pandas writes nanoseconds: read them, then convert
-        return _nanos_to_timestamps(spark.read.options(**opts).parquet(path), path)
+        return _nanos_to_timestamps(_reading(lambda: spark.read.options(**opts).parquet(path), path, kind), path)
     opts = dict(header="true", sep=src.delimiter or ",", timestampFormat="yyyy-MM-dd[ HH:mm:ss]")
-    sdf = spark.read.options(inferSchema="true", **opts).csv(path)
+    sdf = _reading(lambda: spark.read.options(inferSchema="true", **opts).csv(path), path, kind)
     declared = {c: t for c, t in {**{c: "datetime" for c in src.parse_dates}, **src.dtypes}.items() if c in sdf.columns}
     if not declared: return sdf
     from pyspark.sql.types import StringType, StructField, StructType
