@@ -664,6 +664,7 @@ def main(argv: list[str]|None=None) -> int:
         print(f"workbench: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
+        if argv is None: signal.signal(signal.SIGINT, signal.SIG_IGN)   # the outcome is recorded: one more Ctrl-C may not turn exit 130 into a death by SIGINT
         print(f"workbench: {str(e) or 'interrupted'}", file=sys.stderr)
         return 130
     except BrokenPipeError:   # `workbench runs | head`: the reader left; say nothing more
