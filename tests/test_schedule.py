@@ -485,3 +485,24 @@ def test_cli_export_status_and_once(project, tmp_path):
     p = wb(project, "scheduler", "run", "--once", "--tick", "0.2", env=env, check=0)
     assert "tick for " in p.stderr and "succeeded" in p.stderr, p.stderr
     assert [(r.job, r.status) for r in RunStore(project / ".workbench" / "runs.sqlite").list(reap=False)] == [("tick", "succeeded")]
+
+
+def test_run_now_shows_the_progress_of_the_run_cell_by_cell(project):
+    write_job(project / "jobs", "steps", "import time\ntime.sleep(seconds)\n# ---\ntime.sleep(seconds)\n# ---\n"
+              "time.sleep(seconds)\nprint('done')", "seconds: float = 2.5")
+    configure(project, "[job:steps]\nnotebook = jobs/steps.ipynb\n")
+    b = ScheduleBrowser(load_settings(project))
+    b.refresh()
+    bar, seen, lines = b.bars["steps"], [], []
+    assert bar.layout.visibility == "hidden"
+    bar.observe(lambda ch: seen.append((ch["new"], bar.max)), names="value")
+    b.message.observe(lambda ch: lines.append(ch["new"]), names="value")
+    b.run_now("steps")
+    assert bar.layout.visibility == "visible"
+    b.wait(180)
+    [run] = runs(project)
+    assert run["status"] == "succeeded"
+    assert any(0 < done < total == 4 for done, total in seen), seen      # 4 code cells: the parameters, then 3 steps
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)             # never backwards
+    assert any("running cell" in ln and "time.sleep(seconds)" in ln for ln in lines), lines
+    assert bar.layout.visibility == "hidden" and "steps: <span" in b.message.value and "succeeded" in b.message.value

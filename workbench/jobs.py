@@ -28,7 +28,7 @@ from .alerts import alert_records, evaluate_rules, notify, notify_failure
 # %% auto #0
 __all__ = ['DEMO_JOBS', 'JobError', 'bundled_notebooks', 'job_settings', 'notebook_path', 'Parameter', 'parse_parameters',
            'notebook_parameters', 'coerce', 'resolve_parameters', 'new_run_id', 'store', 'rebuild_catalog', 'reap_dead',
-           'run_job', 'rerun', 'run_demo']
+           'run_job', 'run_progress', 'rerun', 'run_demo']
 
 # %% ../nbs/70_jobs.ipynb #e5d15ba4
 class JobError(WorkbenchError, ValueError):
@@ -195,6 +195,10 @@ def new_run_id(job: str) -> str:
     "A unique, time-sortable run id."
     return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{job}-{secrets.token_hex(3)}"
 
+def _tmp_notebook(settings: Settings, run_id: str) -> Path:
+    "Where papermill writes a running run's notebook, cell by cell."
+    return settings.project.state_dir/"tmp"/f"{run_id}.ipynb"
+
 def store(settings: Settings) -> RunStore:
     "The project's run history."
     return RunStore(settings.project.state_dir/"runs.sqlite")
@@ -288,7 +292,7 @@ def _run(job, nb_path, values, settings, timeout, cell_timeout, progress, prov=N
     st = store(settings)
     st.add(rec)
     rebuild_catalog(settings)
-    tmp_nb = settings.project.state_dir/"tmp"/f"{run_id}.ipynb"
+    tmp_nb = _tmp_notebook(settings, run_id)
     tmp_nb.parent.mkdir(parents=True, exist_ok=True)
     env = dict(WORKBENCH_RUN_ID=run_id, WORKBENCH_JOB=job.name, WORKBENCH_PROJECT=settings.root,
                WORKBENCH_ARTIFACTS=job_dir/f"{run_id}_files")
@@ -370,6 +374,24 @@ def _finish(rec, st, settings, nb_path, tmp_nb, status, error, duration):
         if alerts: rec = _send_alerts(rec, alerts, st, settings)   # last: a slow webhook holds up nothing already recorded
         if rec.status in ("failed", "timed_out"): rec = _send_failure(rec, st, settings)
     return rec
+
+# %% ../nbs/70_jobs.ipynb #fa822c57
+def _first_line(source) -> str:
+    "The first line of code in a cell's source, for a progress line."
+    text = "".join(source) if isinstance(source, list) else str(source or "")
+    return next((ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith(("#", "%"))), "")[:80]
+
+def run_progress(settings: Settings, # the project's settings
+                 run_id: str, # a running run's id (`RunRecord.id`)
+                ) -> dict|None:
+    "How far a running run has got: `done` and `total` code cells, and the first line of the `cell` running now; None while it has no notebook yet, or once it has ended."
+    import json
+    try: nb = json.loads(_tmp_notebook(settings, run_id).read_text())
+    except (OSError, ValueError): return None   # not written yet, gone, or read while papermill writes it
+    cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+    status = [(c.get("metadata") or {}).get("papermill", {}).get("status") for c in cells]
+    running = next((c for c, s in zip(cells, status) if s == "running"), None)
+    return dict(done=status.count("completed"), total=len(cells), cell=_first_line(running["source"]) if running else "")
 
 # %% ../nbs/70_jobs.ipynb #63b8709d
 def _warn(line: str): print(f"workbench: warning: {line}", file=sys.stderr, flush=True)

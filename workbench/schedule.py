@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from .core import WorkbenchError, sqlite_connect, sqlite_error
 from .settings import JobSettings, Settings, SettingsError, find_settings, load_settings
 from .runs import STATUSES, RunRecord, utcnow
-from .jobs import rebuild_catalog, reap_dead, store
+from .jobs import rebuild_catalog, reap_dead, run_progress, store
 
 # %% auto #0
 __all__ = ['UTC', 'log', 'UNFINISHED', 'fire_times', 'next_fire', 'due_slots', 'Task', 'SchedulerState', 'workbench_command',
@@ -265,6 +265,7 @@ def run_record(settings: Settings, # the project's settings
 
 def run_now(settings: Settings, # the project's settings
             job: str, # the job to run
+            on_progress=None, # called about once a second while the job runs, with `jobs.run_progress`'s dict (None until the run has a notebook)
            ) -> RunRecord|None:
     "Run `job` now in its own process under its lock (refused while it runs); its run record when it made one."
     if job not in settings.jobs: raise WorkbenchError(f"unknown job {job!r}; known jobs: {', '.join(settings.jobs) or 'none'}")
@@ -277,10 +278,24 @@ def run_now(settings: Settings, # the project's settings
     try:
         proc = _spawn(settings, job, {"WORKBENCH_TRIGGER": "run now"})
         state.hand_over(job, os.getpid(), proc.pid)
-        proc.wait()
+        _wait(proc, settings, job, on_progress)
     finally:
         state.release(job, proc.pid if proc else os.getpid())
     return run_record(settings, job, proc.pid)
+
+def _wait(proc: subprocess.Popen, settings: Settings, job: str, on_progress, every: float=1.0):
+    "Wait for `job`'s process, telling `on_progress` how far its run has got every `every` seconds; a callback that fails is dropped, the wait goes on."
+    run_id = None
+    while True:
+        try: return proc.wait(timeout=every)
+        except subprocess.TimeoutExpired: pass
+        if on_progress is None: continue
+        try:
+            run_id = run_id or getattr(run_record(settings, job, proc.pid), "id", None)
+            on_progress(run_progress(settings, run_id) if run_id else None)
+        except Exception as e:
+            log.warning("progress of %s: %s: %s; no more progress is shown for this run", job, type(e).__name__, e)
+            on_progress = None
 
 # %% ../nbs/76_schedule.ipynb #609bac7c
 _EXIT = {0: "succeeded", 1: "failed", 124: "timed_out", 130: "cancelled"}

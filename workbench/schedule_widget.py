@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import os
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -89,6 +90,7 @@ class ScheduleBrowser:
         self.rows = w.VBox()
         self.jobs: dict = {}      # job -> its HTML widget
         self.buttons: dict = {}   # job -> its Run now button
+        self.bars: dict = {}      # job -> the progress bar of its Run now, shown while it runs
         self.widget = w.VBox([w.HBox([self.header, self.refresh_button]), self.rows, self.message])
         self._threads: list[threading.Thread] = []
         self._errors: list[BaseException] = []
@@ -120,8 +122,9 @@ class ScheduleBrowser:
                 self.buttons[name] = w.Button(description="Run now", icon="play", tooltip=f"run {name} now, in the background")
                 self.buttons[name].on_click(lambda _, n=name: self.run_now(n))
                 self.jobs[name] = w.HTML()
+                self.bars[name] = w.IntProgress(value=0, min=0, max=1, bar_style="info", layout=w.Layout(visibility="hidden"))
             self.jobs[name].value = job_html(j, self.settings.root, next_runs(self.settings.jobs[name], now, self.upcoming))
-            rows.append(w.HBox([self.jobs[name], self.buttons[name]]))
+            rows.append(w.HBox([self.jobs[name], w.VBox([self.buttons[name], self.bars[name]])]))
         self.rows.children = rows
         if not rows: self.message.value = "<b>No [job:NAME] sections in settings.ini.</b>"
 
@@ -129,14 +132,17 @@ class ScheduleBrowser:
         "Run `job` now in its own process, in the background; its row shows the outcome when it ends."
         b = self.buttons[job]
         b.disabled, b.description = True, "running…"
-        self.message.value = f"{_e(job)}: running…"
+        bar = self.bars[job]
+        bar.value, bar.max, bar.description, bar.layout.visibility = 0, 1, "starting", "visible"
+        self.message.value = f"{_e(job)}: starting…"
         t = threading.Thread(target=self._run, args=(job,), name=f"workbench-run-{job}", daemon=True)
         self._threads.append(t)
         t.start()
 
     def _run(self, job: str):
         try:
-            rec = run_now(self.settings, job)
+            t0 = time.monotonic()
+            rec = run_now(self.settings, job, on_progress=lambda p: self._progress(job, p, time.monotonic() - t0))
             took = f" in {rec.duration_s:.1f} s" if rec and rec.duration_s is not None else ""
             self.message.value = (f"{_e(job)}: <span style='color:{_COLORS.get(rec.status, '#57606a')}'>{_e(rec.status)}</span>{took}"
                                   if rec else f"{_e(job)}: ended without recording a run (see logs/{_e(job)}.log in the state folder)")
@@ -146,7 +152,16 @@ class ScheduleBrowser:
             self.message.value = f"<b style='color:#cf222e'>{_e(job)}: {_e(type(e).__name__)}: {_e(e)}</b>"
         finally:
             self.buttons[job].disabled, self.buttons[job].description = False, "Run now"
+            self.bars[job].layout.visibility = "hidden"
             self.refresh()
+
+    def _progress(self, job: str, p: dict|None, seconds: float):
+        "Show how far `job`'s run has got: cells done of all on its bar, the cell running now in the message line."
+        if p is None: return   # its process has not written its notebook yet
+        bar = self.bars[job]
+        bar.max, bar.value, bar.description = max(p["total"], 1), p["done"], f"{p['done']}/{p['total']} cells"
+        now = f": <code>{_e(p['cell'])}</code>" if p["cell"] else ""
+        self.message.value = f"{_e(job)}: running cell {min(p['done'] + 1, p['total'])} of {p['total']}{now} ({seconds:.0f} s)"
 
     def wait(self, timeout: float|None=None): # seconds to wait for each run at most
         "Block until the runs started with Run now have ended (for scripts and tests); re-raise the first unexpected error."
