@@ -16,8 +16,8 @@ from .core import WorkbenchError
 from .settings import load_settings
 
 # %% auto #0
-__all__ = ['EXIT', 'cmd_run', 'cmd_runs', 'cmd_rerun', 'cmd_jobs', 'cmd_check', 'cmd_demo', 'cmd_sources', 'cmd_contract_infer',
-           'cmd_validate', 'cmd_train', 'cmd_evaluate', 'cmd_registry_list', 'cmd_registry_show',
+__all__ = ['EXIT', 'cmd_run', 'cmd_runs', 'cmd_rerun', 'cmd_jobs', 'cmd_check', 'cmd_init', 'cmd_demo', 'cmd_sources',
+           'cmd_contract_infer', 'cmd_validate', 'cmd_train', 'cmd_evaluate', 'cmd_registry_list', 'cmd_registry_show',
            'cmd_registry_promote', 'cmd_registry_rollback', 'cmd_registry_export', 'cmd_score', 'cmd_stream',
            'cmd_serve', 'cmd_monitor', 'cmd_performance', 'cmd_compare', 'cmd_retrain', 'cmd_container', 'cmd_catalog',
            'cmd_scheduler', 'cmd_reports_serve', 'cmd_reports_prune', 'parser', 'main']
@@ -98,6 +98,21 @@ def cmd_check(a):
         except WorkbenchError as e: problems.append(str(e))
     if problems: raise WorkbenchError("\n".join(problems))
     print(f"{s.path}: ok ({len(s.sources)} sources, {len(s.jobs)} jobs, {len(s.alerts)} alert rules; checked against the data)")
+    return 0
+
+def cmd_init(a):
+    "Write a new project's settings.ini from a look at its data."
+    from workbench.scaffold import init_project
+    from pathlib import Path
+    folder = Path(a.folder or a.project or ".")
+    path, sc = init_project(folder, a.data, target=a.target, task=a.task, positive_class=a.positive_class, time_column=a.time_column,
+                            id_column=a.id_column, name=a.name, table=a.table, sample_rows=a.sample_rows)
+    print(f"wrote {path}: each guess says why beside it")
+    for n in sc.notes: print(f"  check: {n}")
+    at = "" if folder.resolve() == Path.cwd() else f" --project {folder}"
+    print("next:", f"workbench{at} check", f"workbench{at} run profile",
+          f"workbench{at} contract infer {sc.source} --out {Path(folder, 'contracts', sc.source + '.json')}   # from data known to be good",
+          *([f"workbench{at} run train"] if a.target else []), sep="\n  ")
     return 0
 
 def cmd_demo(a):
@@ -549,6 +564,18 @@ def parser() -> argparse.ArgumentParser:
     j = sub.add_parser("jobs", help="list jobs and their parameters"); j.add_argument("--json", action="store_true")
     j.set_defaults(func=cmd_jobs)
     sub.add_parser("check", help="validate settings.ini and job parameters, and check them against a sample of the data").set_defaults(func=cmd_check)
+    it = sub.add_parser("init", help="start a project: write its settings.ini from a look at its data, each guess explained")
+    it.add_argument("folder", nargs="?", help="the project folder (default: --project, else the current folder); created when missing")
+    it.add_argument("--data", required=True, help="a CSV/Parquet file, folder or glob, or a database URL (with --table)")
+    it.add_argument("--target", help="the column to predict (without it: a project for profiling and quality checks)")
+    it.add_argument("--task", choices=["binary", "multiclass", "regression"], help="default: from the target's values")
+    it.add_argument("--positive-class", help="binary: the class to act on (default: 1, true, yes..., else the rarer class)")
+    it.add_argument("--time-column", help="when each row's prediction is made (default: the only date column)")
+    it.add_argument("--id-column", help="what identifies a case (default: a complete identifier column, unique per row or per time)")
+    it.add_argument("--table", help="with a database URL: the table to read")
+    it.add_argument("--name", help="the project's name (default: the folder's)")
+    it.add_argument("--sample-rows", type=_count, default=50_000, help="rows read to guess from (default 50000)")
+    it.set_defaults(func=cmd_init)
     d = sub.add_parser("demo", help="generate the example data and run every demo job, ending in reports/index.html")
     d.add_argument("--customers", type=_positive, default=20_000, help="customers per month (default 20000)")
     d.add_argument("--months", type=_positive, default=12, help="monthly snapshots (default 12)")
