@@ -367,20 +367,44 @@ def test_csv_source_dtypes(spark, tmp_path):
     assert got["when"].tolist() == [pd.Timestamp("2025-01-31"), pd.Timestamp("2025-02-01 10:00")]
 
 
-def test_monitor_segments_not_on_spark(spark, trained):
-    "--segments is refused on Spark; [monitor] segments are skipped with a warning, not silently."
+def test_monitor_segments_agree_with_pandas(spark, trained, tmp_path):
+    "Per-segment verdicts and unseen segment values on Spark are the pandas path's, from a stored reference and from one fitted on Spark."
     from dataclasses import replace
 
-    from workbench.core import WorkbenchError
+    from workbench.example import make_customers
+    from workbench.monitor import fit_monitor_reference, monitor, run_monitor
     from workbench.settings import load_settings
-    from workbench.spark import run_monitor_spark
+    from workbench.spark import monitor_spark, run_monitor_spark
+    ref = make_customers(800, 4, seed=1).drop(columns=["churned", "customer_id"])
+    cur = make_customers(900, 11, seed=5)
+    cur = cur[cur.snapshot_month >= cur.snapshot_month.unique()[7]].reset_index(drop=True)
+    cur["plan"] = cur["plan"].astype(str)
+    cur.loc[:40, "plan"] = "enterprise"                                                       # a value the reference never had
+    cur.to_parquet(tmp_path / "cur.parquet", index=False)
+    R = fit_monitor_reference(ref, time_column="snapshot_month", segments=["plan", "is_autopay"])
+    want = monitor(R, cur, "snapshot_month", "M")
+    got = monitor_spark(R, str(tmp_path / "cur.parquet"), None, "snapshot_month", "M", spark=spark)
+    def segs(r):
+        return {s: {v: (x.rows, x.dataset_drift, sorted(c.column for c in x.columns if c.drift)) for v, x in vals.items()}
+                for s, vals in r.segments.items()}
+    assert segs(got) == segs(want) and set(want.segments["plan"]) == {"basic", "standard", "premium"}
+    assert set(want.segments["is_autopay"]) == {"True", "False"}
+    assert got.unseen_segments == want.unseen_segments == {"plan": {"enterprise": 41, "family": 129}, "is_autopay": {}}   # and the plan launched later
+    assert any(x.dataset_drift for x in want.segments["plan"].values())                       # the price change shows per plan
+    assert monitor_spark(R, str(tmp_path / "cur.parquet"), None, segments=[], spark=spark).segments == {}
+
     s = load_settings(trained)
-    with pytest.raises(WorkbenchError, match="--segments: not on the Spark engine yet; use --engine pandas"):
-        run_monitor_spark(s, current=str(trained / "new.parquet"), segments=["plan"], spark=spark)
     s = replace(s, monitor=replace(s.monitor, segments=["plan"]))
-    with pytest.warns(UserWarning, match=r"\[monitor\] segments \(plan\) skipped: not on the Spark engine yet"):
-        res, _ = run_monitor_spark(s, current=str(trained / "new.parquet"), spark=spark)
-    assert res.overall.rows == 1500
+    ref_path, cur_path = str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet")
+    make_customers(800, 4, seed=1).to_parquet(ref_path, index=False)
+    a, ra = run_monitor(s, reference=ref_path, current=cur_path, model="-")
+    b, rb = run_monitor_spark(s, reference=ref_path, current=cur_path, model="-", spark=spark)
+    assert list(rb.segments["plan"]) == list(ra.segments["plan"])                            # fitted on Spark: the same values
+    assert {v: rb.segments["plan"][v]["tenure_months"].n for v in rb.segments["plan"]} == \
+        {v: ra.segments["plan"][v]["tenure_months"].n for v in ra.segments["plan"]}
+    assert {v: (x.rows, x.dataset_drift) for v, x in b.segments["plan"].items()} == \
+        {v: (x.rows, x.dataset_drift) for v, x in a.segments["plan"].items()}
+    assert b.unseen_segments == a.unseen_segments == {"plan": {"enterprise": 41, "family": 129}}
 
 
 def test_a_malformed_file_is_a_data_error_naming_it(spark, tmp_path):

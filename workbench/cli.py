@@ -310,7 +310,7 @@ def cmd_monitor(a):
     s = _maybe_settings(a)
     if a.period and a.chunk_size: raise WorkbenchError("give --period (with a time column) or --chunk-size, not both")
     if (a.engine or (s.spark.engine if s else "pandas")) == "spark":
-        from workbench.spark import run_monitor_spark as run_monitor   # counts on Spark; no segments, no domain classifier
+        from workbench.spark import run_monitor_spark as run_monitor   # counts on Spark; no domain classifier
     res, ref = run_monitor(s, a.reference or "", a.current or "", a.model or ("" if s is not None else "-"), a.time_column,
                            a.period, a.chunk_size, [c.strip() for c in a.segments.split(",")] if a.segments else None)
     out = res.to_json()
@@ -657,7 +657,7 @@ def parser() -> argparse.ArgumentParser:
     mo.add_argument("--json", metavar="OUT", help="write the result as JSON (schema_version 1)")
     mo.add_argument("--html", metavar="OUT", help="write a self-contained HTML report")
     mo.add_argument("--engine", choices=["pandas", "spark"], help="pandas (one machine) or spark (the current data must hold its "
-                    "predictions; no segments or domain classifier; default: [spark] engine, pandas)")
+                    "predictions; no domain classifier; default: [spark] engine, pandas)")
     mo.set_defaults(func=cmd_monitor)
     cp = sub.add_parser("compare", help="champion against challenger on labelled data: paired tests, a verdict (exit 0 decided, 3 not decided yet, 2 unusable input)")
     cp.add_argument("champion", help=_MODEL)

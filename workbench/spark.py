@@ -579,6 +579,7 @@ def fit_reference_spark(data, # a source name, Parquet/CSV path, table:NAME, or 
                         source: str="", # what the reference is, for the record
                         relative_error: float=0.001, # of the approximate quantiles (0: exact, and slow)
                         spark=None, # a SparkSession; default: `spark_session(settings)`
+                        segments: list|tuple=(), # columns whose 20 most frequent values get summaries of their own (as `fit_monitor_reference`)
                        ):
     "`workbench.drift.fit_reference` on Spark: kinds, approximate-quantile edges and categories by Spark aggregations."
     from pyspark.sql import functions as F
@@ -617,20 +618,56 @@ def fit_reference_spark(data, # a source name, Parquet/CSV path, table:NAME, or 
         skel[c] = ColumnSummary(c, kinds[c], categories=cats, counts=[0] * len(cats), rare=rare)
     ref = Reference(skel, rows, source)
     summaries = spark_summaries(ref, sdf)
-    return Reference({c: summaries[c] for c in cols}, rows, source)
+    ref = Reference({c: summaries[c] for c in cols}, rows, source)
+    if segments: _fit_segments(ref, sdf, segments)
+    return ref
+
+def _fit_segments(ref, sdf, segments):
+    "`ref.segments` as `fit_monitor_reference` makes them: each segment column's 20 most frequent values (as text), its rows counted on the reference's bins."
+    from pyspark.sql import functions as F
+    from workbench.drift import ColumnSummary
+    missing = [s for s in segments if s not in sdf.columns]
+    if missing: raise WorkbenchError(f"segment column(s) {missing} are not columns of the reference")
+    segs = {}
+    for s in segments:
+        vc = {}
+        for r in sdf.filter(F.col(f"`{s}`").isNotNull()).groupBy(F.col(f"`{s}`").alias("v")).count().collect():
+            k = str(r["v"])   # Python's text of the value is pandas' astype(str) (True, 3, 1.5), which keys the batches
+            vc[k] = vc.get(k, 0) + int(r["count"])
+        top = [v for v, _ in sorted(vc.items(), key=lambda kv: (-kv[1], kv[0]))[:20]]
+        segs[s] = {v: [c for c in ref.columns if c != s] for v in top}
+    cols = {c: asdict(x) for c, x in ref.columns.items()}
+    pick = sdf.select(*[f"`{c}`" for c in dict.fromkeys([*cols, *segs])])
+    got = pick.mapInPandas(lambda it: _monitor_chunks(it, cols, None, "M", segs), schema="key string, rows bigint, summary string").collect()
+    merged = {}
+    for r in got:
+        if not r["key"].startswith(_SEG): continue
+        m = merged.setdefault(r["key"], {})
+        for c, d in json.loads(r["summary"]).items():
+            x = ColumnSummary(**d)
+            m[c] = m[c].merge(x) if c in m else x
+    for s, known in segs.items():
+        ref.segments[str(s)] = {v: merged[f"{_SEG}{s}{_SEG}{v}"] for v in known if f"{_SEG}{s}{_SEG}{v}" in merged}
 
 # %% ../nbs/60_spark.ipynb #c2458e56
-def _monitor_chunks(batches, ref_columns, time_column, period):
+_SEG = "\x00"   # segment keys: "\x00COLUMN\x00VALUE", apart from period keys
+
+def _monitor_chunks(batches, ref_columns, time_column, period, segments=None):
+    "Summaries of each batch, of its periods and of each value of each segment column ({column: {value: columns}}); values not listed are counted, not summarised."
     from workbench.drift import ColumnSummary, apply_column
     from workbench.monitor import split_chunks
     refs = {c: ColumnSummary(**d) for c, d in ref_columns.items()}
     out, rows = {}, {}
     for chunk in batches:
-        parts = [("", chunk)] + (split_chunks(chunk, time_column, period) if time_column else [])
-        for key, g in parts:
+        parts = [("", chunk, refs)] + ([(k, g, refs) for k, g in split_chunks(chunk, time_column, period)] if time_column else [])
+        for s, known in (segments or {}).items():
+            vals = chunk[s].astype(str)   # as the pandas path keys segments
+            for v, pos in vals.groupby(vals, sort=False).indices.items():
+                parts.append((f"{_SEG}{s}{_SEG}{v}", chunk.iloc[pos], {c: refs[c] for c in known.get(v, []) if c in refs}))
+        for key, g, use in parts:
             rows[key] = rows.get(key, 0) + len(g)
             got = out.setdefault(key, {})
-            for c, r in refs.items():
+            for c, r in use.items():
                 s = apply_column(r, g[c].rename(c))
                 got[c] = got[c].merge(s) if c in got else s
     yield pd.DataFrame({"key": list(out), "rows": [rows[k] for k in out],
@@ -644,10 +681,11 @@ def monitor_spark(ref, # the reference's summaries (see `workbench.monitor.fit_m
                   options=None, # a `workbench.drift.DriftOptions`
                   current_name: str="", # what the current data is
                   spark=None, # a SparkSession; default: `spark_session(settings)`
-                  **ignored, # pandas-path options without meaning here (reference_rows, segments, chunk_size)
+                  segments: list|None=None, # segment columns; default: those the reference was fitted with
+                  **ignored, # pandas-path options without meaning here (reference_rows, chunk_size)
                  ):
-    "Judge `data` against `ref` overall and per period, counting on Spark: the `MonitorResult` the pandas path gives."
-    from workbench.drift import ColumnSummary, DriftOptions, drift_report
+    "Judge `data` against `ref` overall, per period and per segment, counting on Spark: the `MonitorResult` the pandas path gives."
+    from workbench.drift import ColumnSummary, DriftOptions, Reference, drift_report
     from workbench.monitor import MonitorResult, _recount, apply_variation, quality_row, reference_thresholds
     o = options or DriftOptions()
     sdf = read_spark(data, settings, spark or spark_session(settings))
@@ -657,8 +695,11 @@ def monitor_spark(ref, # the reference's summaries (see `workbench.monitor.fit_m
         from workbench.core import did_you_mean
         raise WorkbenchError(f"time column {time_column!r} is not a column of the data{did_you_mean(time_column, sdf.columns)}")
     cols = {c: asdict(ref.columns[c]) for c in shared}
-    pick = sdf.select(*[f"`{c}`" for c in dict.fromkeys([*shared, *([time_column] if time_column else [])])])
-    got = pick.mapInPandas(lambda it: _monitor_chunks(it, cols, time_column, period), schema="key string, rows bigint, summary string").collect()
+    segs = {s: {v: list(vc) for v, vc in ref.segments[s].items()} for s in (ref.segments if segments is None else segments)
+            if s in ref.segments and s in sdf.columns}
+    pick = sdf.select(*[f"`{c}`" for c in dict.fromkeys([*shared, *([time_column] if time_column else []), *segs])])
+    got = pick.mapInPandas(lambda it: _monitor_chunks(it, cols, time_column, period, segs),
+                           schema="key string, rows bigint, summary string").collect()
     summ, rows = {}, {}
     for r in got:
         rows[r["key"]] = rows.get(r["key"], 0) + r["rows"]
@@ -675,9 +716,23 @@ def monitor_spark(ref, # the reference's summaries (see `workbench.monitor.fit_m
     th = reference_thresholds(ref, o)
     res = MonitorResult(_recount(judged(summ[""], rows[""]), o), thresholds=th, reference=ref.source,
                         current=current_name or str(data), summaries=summ[""])
-    for key in sorted(k for k in summ if k):
+    for key in sorted(k for k in summ if k and not k.startswith(_SEG)):
         res.chunks.append({"key": key, "rows": rows[key], "result": apply_variation(judged(summ[key], rows[key]), th, o),
                            "quality": quality_row(ref, summ[key]), "summaries": summ[key]})
+    for s, known in segs.items():   # as the pandas path: each known value judged against the reference's rows of that value
+        res.unseen_segments[s], res.segments[s] = {}, {}
+        for key in sorted(k for k in rows if k.startswith(f"{_SEG}{s}{_SEG}")):
+            v = key[len(s) + 2:]
+            if v not in known:
+                res.unseen_segments[s][v] = int(rows[key])
+                continue
+            rc = ref.segments[s][v]
+            seg_ref = Reference(rc, sum(x.n + x.missing for x in list(rc.values())[:1]))
+            r = drift_report(seg_ref, pd.DataFrame(columns=list(summ[key])), o, summaries=summ[key])
+            r.rows = rows[key]
+            res.segments[s][v] = _recount(r, o)
+        res.segments[s] = {v: res.segments[s][v] for v in known if v in res.segments[s]}   # the reference's order
+        res.unseen_segments[s] = dict(sorted(res.unseen_segments[s].items(), key=lambda kv: -kv[1]))   # the most rows first
     return res
 
 def run_monitor_spark(settings, # the project's settings (None: plain files)
@@ -687,7 +742,7 @@ def run_monitor_spark(settings, # the project's settings (None: plain files)
                       time_column: str|None=None, # default: [problem] time_column when the data has it
                       period: str|None=None, # default: [monitor] period
                       chunk_size: int|None=None, # not on Spark (rows have no order there): a `WorkbenchError` when given
-                      segments: list|None=None, # not on Spark yet: a `WorkbenchError` when given; [monitor] segments are skipped, with a warning
+                      segments: list|None=None, # default: [monitor] segments
                       spark=None, # a SparkSession; default: `spark_session(settings)`
                      ):
     "`workbench.monitor.run_monitor` on Spark: (MonitorResult, Reference). The current data must hold its predictions already."
@@ -696,8 +751,8 @@ def run_monitor_spark(settings, # the project's settings (None: plain files)
     from workbench.settings import MonitorSettings
     if chunk_size: raise WorkbenchError("--chunk-size: chunks of rows need an order, which Spark's rows have not; "
                                         "chunk by a time column (--time-column, --period), or use --engine pandas")
-    if segments: raise WorkbenchError("--segments: not on the Spark engine yet; use --engine pandas")
     m = settings.monitor if settings is not None else MonitorSettings()
+    segs = list(m.segments if segments is None else segments)
     cur = current or (latest_predictions(settings) if settings is not None else "")
     if not cur: raise WorkbenchError("give the current data to monitor")
     spark = spark or spark_session(settings)
@@ -712,16 +767,13 @@ def run_monitor_spark(settings, # the project's settings (None: plain files)
     else:
         target = settings.problem.target if settings is not None else None
         cols = [c for c in read_spark(reference, settings, spark).columns if c not in (*m.exclude, target) and c in sdf.columns]
-        ref = fit_reference_spark(reference, settings, columns=cols, source=str(reference), spark=spark)
+        ref = fit_reference_spark(reference, settings, columns=cols, source=str(reference), spark=spark,
+                                  segments=[s for s in segs if s in cols])
     tcol = time_column if time_column is not None else (settings.problem.time_column if settings is not None else None)
     for c in [c for c in ref.columns if c in (*m.exclude, tcol) or (settings is not None and c == settings.problem.target)]:
         ref.columns.pop(c, None)
         for ch in ref.chunks: ch["columns"].pop(c, None)
     tc = tcol if tcol and tcol in sdf.columns else None
     if time_column and tc is None: raise WorkbenchError(f"time column {time_column!r} is not a column of the data")
-    res = monitor_spark(ref, sdf, settings, tc, period or m.period, drift_options(m), str(cur), spark)
-    if m.segments:   # the settings' default: said, not silently dropped
-        import warnings
-        warnings.warn(f"[monitor] segments ({', '.join(map(str, m.segments))}) skipped: not on the Spark engine yet; "
-                      "use --engine pandas to judge them", stacklevel=2)
+    res = monitor_spark(ref, sdf, settings, tc, period or m.period, drift_options(m), str(cur), spark, segs)
     return res, ref
