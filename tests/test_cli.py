@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 from conftest import WORKBENCH, wb
 
 import workbench
@@ -67,9 +68,10 @@ def test_bundled_job_notebooks_are_clean_and_parameterized():
         assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
 
 
+@pytest.mark.timeout(1200)
 def test_demo_in_an_empty_folder(tmp_path):
     p = subprocess.run([WORKBENCH, "--project", str(tmp_path), "demo", "--customers", "2000", "--months", "3", "--no-progress"],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "settings.ini").read_text() == EXAMPLE_SETTINGS
     assert len(list((tmp_path / "data" / "customers").glob("*.parquet"))) == 3

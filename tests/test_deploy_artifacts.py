@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -227,6 +228,13 @@ def test_container_project_serves_the_pinned_version(trained, tmp_path):
         assert url, line + server.stderr.read() if server.poll() is not None else line
         url = url.group(1)
         port = url.rsplit(":", 1)[1]
+        deadline = time.monotonic() + 60
+        while True:   # the line comes before uvicorn serves; the image's check runs once it does
+            try:
+                with urllib.request.urlopen(urllib.request.Request(f"{url}/health", headers={"Authorization": "Bearer tok-123"}), timeout=5): break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "the service did not come up"
+                time.sleep(0.2)
         ok = subprocess.run([sys.executable, "-c", health.replace("127.0.0.1:8000", f"127.0.0.1:{port}")], env=env, timeout=30)
         assert ok.returncode == 0
         with urllib.request.urlopen(f"{url}/health", timeout=10) as r: assert json.load(r)["ref"] == "churn/1"

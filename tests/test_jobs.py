@@ -76,7 +76,6 @@ def test_failing_job_keeps_earlier_reports(project):
 
 
 def test_mistyped_parameter_rejected_before_kernel(project):
-    t = time.monotonic()
     p = wb(project, "run", "ok", "-p", "n", "twelve")
     assert p.returncode == 2
     assert "parameter n='twelve' (command line -p): expected int" in p.stderr
@@ -85,7 +84,7 @@ def test_mistyped_parameter_rejected_before_kernel(project):
     assert p.returncode == 2 and "unknown parameter m='1'" in p.stderr and "parameters are n" in p.stderr
     assert runs(project) == []                                 # nothing ran, nothing recorded
     assert not (project / "reports" / "ok").exists()
-    assert time.monotonic() - t < 20
+    assert not list(project.glob(".workbench/tmp/*.ipynb"))   # papermill never wrote a notebook: no kernel started
 
 
 def test_broken_settings_message(project):
@@ -123,9 +122,9 @@ def test_two_runs_at_once_are_both_recorded(project):
 
 def test_run_timeout(project):
     t = time.monotonic()
-    p = wb(project, "run", "slow", "--timeout", "4", "--no-progress")
+    p = wb(project, "run", "slow", "-p", "seconds", "3600", "--timeout", "4", "--no-progress")
     assert p.returncode == 124, p.stderr
-    assert time.monotonic() - t < 40
+    assert time.monotonic() - t < 280                     # only the timeout can have ended an hour-long cell
     [run] = runs(project)
     assert run["status"] == "timed_out" and "exceeded its timeout" in run["error"]
     assert "This run timed out" in (project / run["report"]).read_text()

@@ -252,7 +252,7 @@ def inbox():
             return "250 Message accepted"
 
     h, port = Handler(), free_port()
-    ctl = Controller(h, hostname="127.0.0.1", port=port)
+    ctl = Controller(h, hostname="127.0.0.1", port=port, ready_timeout=60)
     ctl.start()
     yield type("Inbox", (), dict(port=port, got=h.got))
     ctl.stop()

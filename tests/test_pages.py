@@ -34,12 +34,11 @@ def test_catalog_lists_runs_filters_and_links(project, page):
     assert rows.nth(0).is_hidden() and rows.nth(1).is_visible()                         # the filter works
     page.fill("#wb-q", "")
     rows.nth(0).get_by_role("link", name="report").click()
-    page.wait_for_load_state()
-    assert page.url.endswith(f"{failed['id']}.html")
+    page.wait_for_url(f"**/{failed['id']}.html")
     banner = page.locator(".wb-error")
     assert banner.is_visible() and "planted failure 42" in banner.inner_text()
     page.get_by_role("link", name="Go to the cell that failed.").click()
-    assert page.url.endswith("#papermill-error-cell")
+    page.wait_for_url("**#papermill-error-cell")
     assert page.remote_requests == []
 
 

@@ -47,8 +47,11 @@ class Server:
         self.client.close()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            try: self.proc.wait(20)
-            except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait()
+            try: self.proc.wait(120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("the server did not stop on SIGTERM within 120 s:\n" + "".join(self.err)) from None
         return self.proc.returncode
 
 
@@ -239,11 +242,9 @@ def test_token_is_required_and_checked(locked):
 
 
 def test_no_token_on_all_interfaces_is_refused(project):
-    t = time.time()
     p = subprocess.run([WORKBENCH, "--project", str(project), "serve", "--host", "0.0.0.0", "--port", "0"],
                        capture_output=True, text=True, timeout=60, env=ENV)
     assert p.returncode == 2 and "without a token" in p.stderr and "--token" in p.stderr, p.stderr
-    assert time.time() - t < 30
 
 
 def test_no_token_listens_on_loopback_and_says_so(server):

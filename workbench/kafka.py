@@ -133,11 +133,12 @@ def iter_topic(src: SourceSettings, # a kafka source
         parts = _start(c, ck, src, [ck.TopicPartition(src.topic, p) for p in md.partitions], start)
         batch, n, skipped, upto, done, frames = [], 0, 0, {}, set(), 0
         if parts: c.assign(parts)
-        last = time.monotonic()
+        last, heard = time.monotonic(), False
         full = lambda: max_messages is not None and n >= max_messages   # noqa: E731
-        while parts and len(done) < len(parts) and time.monotonic() - last < idle and not full():
+        while parts and len(done) < len(parts) and time.monotonic() - last < (idle if heard else max(idle, 30)) and not full():
             want = min(500, rows - len(batch), *([max_messages - n] if max_messages is not None else []))
             for m in c.consume(max(want, 1), timeout=0.2):
+                heard = True   # the brokers answer: from now on a pause of `idle` seconds ends the read (the first fetch may take longer)
                 if m.error() is not None:
                     if m.error().code() == ck.KafkaError._PARTITION_EOF: done.add(m.partition())
                     continue

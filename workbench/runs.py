@@ -155,10 +155,10 @@ class RunStore:
         "Mark as failed the `running` runs of this host whose process is gone; return their ids."
         host, gone = socket.gethostname(), []
         for r in self.list(status="running", reap=False):
-            if r.host == host and r.pid and not _alive(r.pid):
-                self.update(r.id, status="failed", ended_at=utcnow(),
-                            error=f"the run's process (pid {r.pid}) ended without recording a result")
-                gone.append(r.id)
+            if r.host == host and r.pid and not _alive(r.pid):   # only if still running: it may have recorded its end since the SELECT
+                n = self._run("UPDATE runs SET status='failed', ended_at=?, error=? WHERE id=? AND status='running'",
+                              (utcnow(), f"the run's process (pid {r.pid}) ended without recording a result", r.id))
+                if n: gone.append(r.id)
         return gone
 
 # %% ../nbs/03_runs.ipynb #0db9b565

@@ -278,7 +278,7 @@ class _Shadow(threading.Thread):
             self.failing = e.message
         if pred is not None:
             self.rows += len(out); self.agree += _agreeing(out, pred, v.task)
-            self.metrics.shadow.inc(len(out)); self.metrics.agreement.set(self.agree / self.rows)
+            self.metrics.agreement.set(self.agree / self.rows); self.metrics.shadow.inc(len(out))   # the gauge first: a reader that waits on the counter sees it
         if self.plog is not None:
             self.plog.add(X, extra, out, v.name, v.version, pred, ch.model.version.version if pred is not None else None)
 
