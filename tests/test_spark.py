@@ -380,16 +380,25 @@ def test_monitor_segments_agree_with_pandas(spark, trained, tmp_path):
     cur = cur[cur.snapshot_month >= cur.snapshot_month.unique()[7]].reset_index(drop=True)
     cur["plan"] = cur["plan"].astype(str)
     cur.loc[:40, "plan"] = "enterprise"                                                       # a value the reference never had
+    ref["store"] = pd.array(np.arange(len(ref)) % 3 + 1, dtype="Int64")
+    cur["store"] = pd.array(np.arange(len(cur)) % 3 + 1, dtype="Int64")
+    cur.loc[len(cur) - 10:, "store"] = pd.NA                                                   # only the last partition has missing stores
     cur.to_parquet(tmp_path / "cur.parquet", index=False)
-    R = fit_monitor_reference(ref, time_column="snapshot_month", segments=["plan", "is_autopay"])
+    (tmp_path / "cur2").mkdir()
+    half = len(cur) // 2
+    cur.iloc[:half].to_parquet(tmp_path / "cur2" / "a.parquet", index=False)                 # a batch without nulls reads as int ...
+    cur.iloc[half:].to_parquet(tmp_path / "cur2" / "b.parquet", index=False)                 # ... one with them as float: keys agree
+    R = fit_monitor_reference(ref, time_column="snapshot_month", segments=["plan", "is_autopay", "store"])
     want = monitor(R, cur, "snapshot_month", "M")
-    got = monitor_spark(R, str(tmp_path / "cur.parquet"), None, "snapshot_month", "M", spark=spark)
+    got = monitor_spark(R, str(tmp_path / "cur2"), None, "snapshot_month", "M", spark=spark)
     def segs(r):
         return {s: {v: (x.rows, x.dataset_drift, sorted(c.column for c in x.columns if c.drift)) for v, x in vals.items()}
                 for s, vals in r.segments.items()}
     assert segs(got) == segs(want) and set(want.segments["plan"]) == {"basic", "standard", "premium"}
     assert set(want.segments["is_autopay"]) == {"True", "False"}
-    assert got.unseen_segments == want.unseen_segments == {"plan": {"enterprise": 41, "family": 129}, "is_autopay": {}}   # and the plan launched later
+    assert set(want.segments["store"]) == {"1", "2", "3"}
+    assert got.unseen_segments == want.unseen_segments == \
+        {"plan": {"enterprise": 41, "family": 129}, "is_autopay": {}, "store": {"(missing)": 10}}   # and the plan launched later
     assert any(x.dataset_drift for x in want.segments["plan"].values())                       # the price change shows per plan
     assert monitor_spark(R, str(tmp_path / "cur.parquet"), None, segments=[], spark=spark).segments == {}
 
@@ -405,6 +414,10 @@ def test_monitor_segments_agree_with_pandas(spark, trained, tmp_path):
     assert {v: (x.rows, x.dataset_drift) for v, x in b.segments["plan"].items()} == \
         {v: (x.rows, x.dataset_drift) for v, x in a.segments["plan"].items()}
     assert b.unseen_segments == a.unseen_segments == {"plan": {"enterprise": 41, "family": 129}}
+    s = replace(s, monitor=replace(s.monitor, segments=["region", "churned"], exclude=["region"]))   # not judged, still a segment
+    a, _ = run_monitor(s, reference=ref_path, current=cur_path, model="-")
+    b, _ = run_monitor_spark(s, reference=ref_path, current=cur_path, model="-", spark=spark)
+    assert {k: list(v) for k, v in b.segments.items()} == {k: list(v) for k, v in a.segments.items()} and set(a.segments) == {"region", "churned"}
 
 
 def test_a_malformed_file_is_a_data_error_naming_it(spark, tmp_path):

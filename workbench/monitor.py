@@ -21,10 +21,10 @@ from .drift import (TESTS, ColumnSummary, DriftOptions, DriftResult, Reference, 
                              drift_report, fit_reference, statistic)
 
 # %% auto #0
-__all__ = ['PERIODS', 'SCHEMA_VERSION', 'split_chunks', 'fit_monitor_reference', 'reference_thresholds', 'apply_variation',
-           'domain_classifier', 'quality_row', 'MonitorResult', 'monitor', 'plot_column', 'plot_drifted',
-           'columns_table', 'chunks_table', 'quality_table', 'monitor_html', 'latest_predictions', 'drift_options',
-           'run_monitor']
+__all__ = ['PERIODS', 'MISSING_SEGMENT', 'SCHEMA_VERSION', 'split_chunks', 'segment_keys', 'top_segments',
+           'fit_monitor_reference', 'reference_thresholds', 'apply_variation', 'domain_classifier', 'quality_row',
+           'MonitorResult', 'monitor', 'plot_column', 'plot_drifted', 'columns_table', 'chunks_table', 'quality_table',
+           'monitor_html', 'latest_predictions', 'drift_options', 'run_monitor']
 
 # %% ../nbs/51_monitor.ipynb #c87adb21
 PERIODS = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
@@ -52,6 +52,33 @@ def split_chunks(df: pd.DataFrame, # the data to split
     return []
 
 # %% ../nbs/51_monitor.ipynb #8b519481
+MISSING_SEGMENT = "(missing)"
+
+def segment_keys(s: pd.Series, # a segment column, as read (any dtype, any batch)
+                ) -> pd.Series:
+    "Each value's segment as text, the same whatever dtype a reader or a batch gave the column: `True`, `3` (also from 3.0 in a column a missing value made float), `0.1` (also from float32), `2024-01-31 00:00:00`; missing values are `(missing)`."
+    out = pd.Series(MISSING_SEGMENT, index=s.index, dtype=object)
+    ok = s.notna().to_numpy()
+    v = s[ok]
+    if isinstance(v.dtype, pd.CategoricalDtype): v = v.astype(v.cat.categories.dtype)
+    if pd.api.types.is_bool_dtype(v): txt = v.astype(bool).astype(str)
+    elif pd.api.types.is_integer_dtype(v): txt = v.astype("int64").astype(str)
+    elif pd.api.types.is_float_dtype(v):
+        f = v.astype(str).astype(float) if v.dtype == np.float32 else v.astype(float)   # float32: its shortest decimal, as float64
+        whole = ((f % 1) == 0) & (f.abs() < 2**53)
+        txt = f.map(repr)
+        txt[whole] = f[whole].astype("int64").astype(str)
+    elif pd.api.types.is_datetime64_any_dtype(v): txt = v.map(lambda t: t.isoformat(sep=" "))
+    else: txt = v.astype(str)
+    out[ok] = txt.to_numpy()
+    return out
+
+def top_segments(counts: dict, # segment key -> rows
+                 n: int=20, # how many
+                ) -> list:
+    "The `n` most frequent segments, ties by their text (the same on every engine); the missing ones never."
+    return [k for k, _ in sorted(((k, c) for k, c in counts.items() if k != MISSING_SEGMENT), key=lambda kc: (-kc[1], kc[0]))[:n]]
+
 def fit_monitor_reference(df: pd.DataFrame, # the reference data
                           columns: list|None=None, # the columns to monitor; default: all but the time column
                           time_column: str|None=None, # chunk by period of this column ...
@@ -69,9 +96,9 @@ def fit_monitor_reference(df: pd.DataFrame, # the reference data
         ref.chunks.append({"key": key, "rows": len(g), "columns": {c: apply_column(ref.columns[c], g[c]) for c in cols}})
     for s in segments:
         if s not in df.columns: raise WorkbenchError(f"segment column {s!r} is not a column of the reference")
-        vals = df[s].dropna().astype(str)
-        top = vals.value_counts().index[:20]
-        ref.segments[str(s)] = {v: {c: apply_column(ref.columns[c], df.loc[vals.index[vals == v], c]) for c in cols if c != s} for v in top}
+        vals = segment_keys(df[s])
+        top = top_segments(vals.value_counts().to_dict())
+        ref.segments[str(s)] = {v: {c: apply_column(ref.columns[c], df.loc[vals == v, c]) for c in cols if c != s} for v in top}
     return ref
 
 def _minus(a: ColumnSummary, b: ColumnSummary) -> ColumnSummary:
@@ -272,7 +299,7 @@ def monitor(ref: Reference, # the reference's summaries (see `fit_monitor_refere
                            "quality": quality_row(ref, summ), "summaries": summ})
     for s in (ref.segments if segments is None else segments):
         if s not in ref.segments or s not in current.columns: continue
-        vals = current[s].astype(str)
+        vals = segment_keys(current[s])
         known = set(ref.segments[s])
         res.unseen_segments[s] = {v: int(n) for v, n in vals[~vals.isin(known)].value_counts().items()}
         res.segments[s] = {v: _recount(drift_report(Reference(cols, sum(x.n + x.missing for x in list(cols.values())[:1])), current[vals == v], o), o)

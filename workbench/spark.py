@@ -622,20 +622,25 @@ def fit_reference_spark(data, # a source name, Parquet/CSV path, table:NAME, or 
     if segments: _fit_segments(ref, sdf, segments)
     return ref
 
+def _segment_counts(batches, segments):
+    "Rows per segment key of each segment column, over a partition's batches (keys as `workbench.monitor.segment_keys` makes them)."
+    from workbench.monitor import segment_keys
+    out = {}
+    for chunk in batches:
+        for s in segments:
+            for k, n in segment_keys(chunk[s]).value_counts().items(): out[(s, k)] = out.get((s, k), 0) + int(n)
+    yield pd.DataFrame({"s": [s for s, _ in out], "k": [k for _, k in out], "n": list(out.values())})
+
 def _fit_segments(ref, sdf, segments):
     "`ref.segments` as `fit_monitor_reference` makes them: each segment column's 20 most frequent values (as text), its rows counted on the reference's bins."
-    from pyspark.sql import functions as F
     from workbench.drift import ColumnSummary
+    from workbench.monitor import top_segments
     missing = [s for s in segments if s not in sdf.columns]
     if missing: raise WorkbenchError(f"segment column(s) {missing} are not columns of the reference")
-    segs = {}
-    for s in segments:
-        vc = {}
-        for r in sdf.filter(F.col(f"`{s}`").isNotNull()).groupBy(F.col(f"`{s}`").alias("v")).count().collect():
-            k = str(r["v"])   # Python's text of the value is pandas' astype(str) (True, 3, 1.5), which keys the batches
-            vc[k] = vc.get(k, 0) + int(r["count"])
-        top = [v for v, _ in sorted(vc.items(), key=lambda kv: (-kv[1], kv[0]))[:20]]
-        segs[s] = {v: [c for c in ref.columns if c != s] for v in top}
+    counts = {}
+    for r in sdf.select(*[f"`{s}`" for s in segments]).mapInPandas(lambda it: _segment_counts(it, segments), schema="s string, k string, n bigint").collect():
+        counts.setdefault(r["s"], {})[r["k"]] = counts.get(r["s"], {}).get(r["k"], 0) + int(r["n"])
+    segs = {s: {v: [c for c in ref.columns if c != s] for v in top_segments(counts.get(s, {}))} for s in segments}
     cols = {c: asdict(x) for c, x in ref.columns.items()}
     pick = sdf.select(*[f"`{c}`" for c in dict.fromkeys([*cols, *segs])])
     got = pick.mapInPandas(lambda it: _monitor_chunks(it, cols, None, "M", segs), schema="key string, rows bigint, summary string").collect()
@@ -655,13 +660,13 @@ _SEG = "\x00"   # segment keys: "\x00COLUMN\x00VALUE", apart from period keys
 def _monitor_chunks(batches, ref_columns, time_column, period, segments=None):
     "Summaries of each batch, of its periods and of each value of each segment column ({column: {value: columns}}); values not listed are counted, not summarised."
     from workbench.drift import ColumnSummary, apply_column
-    from workbench.monitor import split_chunks
+    from workbench.monitor import segment_keys, split_chunks
     refs = {c: ColumnSummary(**d) for c, d in ref_columns.items()}
     out, rows = {}, {}
     for chunk in batches:
         parts = [("", chunk, refs)] + ([(k, g, refs) for k, g in split_chunks(chunk, time_column, period)] if time_column else [])
         for s, known in (segments or {}).items():
-            vals = chunk[s].astype(str)   # as the pandas path keys segments
+            vals = segment_keys(chunk[s])   # as the pandas path keys segments, whatever dtype this batch has
             for v, pos in vals.groupby(vals, sort=False).indices.items():
                 parts.append((f"{_SEG}{s}{_SEG}{v}", chunk.iloc[pos], {c: refs[c] for c in known.get(v, []) if c in refs}))
         for key, g, use in parts:
@@ -766,9 +771,10 @@ def run_monitor_spark(settings, # the project's settings (None: plain files)
     elif str(reference).endswith(".json"): ref = Reference.load(settings.root/reference if settings is not None else reference)
     else:
         target = settings.problem.target if settings is not None else None
-        cols = [c for c in read_spark(reference, settings, spark).columns if c not in (*m.exclude, target) and c in sdf.columns]
+        ref_cols = read_spark(reference, settings, spark).columns
+        cols = [c for c in ref_cols if c not in (*m.exclude, target) and c in sdf.columns]
         ref = fit_reference_spark(reference, settings, columns=cols, source=str(reference), spark=spark,
-                                  segments=[s for s in segs if s in cols])
+                                  segments=[s for s in segs if s in ref_cols])   # as the pandas path: an excluded column may still segment
     tcol = time_column if time_column is not None else (settings.problem.time_column if settings is not None else None)
     for c in [c for c in ref.columns if c in (*m.exclude, tcol) or (settings is not None and c == settings.problem.target)]:
         ref.columns.pop(c, None)
