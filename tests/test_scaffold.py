@@ -109,3 +109,44 @@ def test_init_refuses_what_it_cannot_do_and_never_overwrites(tmp_path):
         assert p.returncode == 2 and says in p.stderr and "Traceback" not in p.stderr, (args, p.stderr)
     assert (tmp_path / "p" / "settings.ini").read_text() == "[project]\nname = mine\n"
     assert not (tmp_path / "q" / "settings.ini").exists()
+
+
+def test_init_on_awkward_real_world_files(tmp_path):
+    "Names settings.ini cannot take, day-first and time-only text, a birth date, grouping ids, a float target with gaps."
+    from workbench.evaluate import check_project
+    from workbench.scaffold import ScaffoldError, init_project, scaffold
+    rng = np.random.default_rng(3)
+    n = 600
+    df = pd.DataFrame({
+        "order_id": np.arange(n) + 5_000,
+        "store_id": rng.integers(1, 11, n),                                           # 10 stores: a feature, not a case id
+        "visit": pd.date_range("2024-01-01", periods=n, freq="D").strftime("%d/%m/%Y"),   # day first
+        "opens": rng.choice(["08:15", "09:30"], n),                                    # times of day
+        "date_of_birth": pd.date_range("1960-01-01", periods=n, freq="7D").strftime("%Y-%m-%d"),
+        "spend, eur": rng.normal(50, 10, n),                                           # a comma: settings.ini cannot list it
+        "y": rng.choice([0.0, 1.0], n, p=[0.8, 0.2]),
+    })
+    df.loc[n - 50:, "y"] = np.nan                                                      # labels not in yet
+    df.to_csv(tmp_path / "2024_orders.csv", index=False)
+    path, sc = init_project(tmp_path / "my project", str(tmp_path / "2024_orders.csv"), target="y")
+    s = load_settings(path)
+    assert s.project.name == "my_project" and list(s.sources) == ["data_2024_orders"]
+    assert s.problem.positive_class == "1" and s.problem.time_column is None           # no date of birth as the time column
+    assert s.problem.id_column == "order_id" and s.sources["data_2024_orders"].parse_dates == ["date_of_birth"]
+    assert "date_of_birth" in s.sources["data_2024_orders"].sensitive and s.features.exclude == []
+    notes = "\n".join(sc.notes)
+    assert "visit: dates written day first" in notes and "'spend, eur'" in notes and "store_id: named like identifiers" in notes
+    assert check_project(s) == []                                                      # what it wrote fits the data
+    with pytest.raises(ScaffoldError, match="--name 'my proj'"): scaffold(str(tmp_path / "2024_orders.csv"), tmp_path, name="my proj")
+    with pytest.raises(ScaffoldError, match="cannot name this column"):
+        scaffold(str(tmp_path / "2024_orders.csv"), tmp_path, target="spend, eur")
+    with pytest.raises(ScaffoldError, match="holds a password"):
+        scaffold("postgresql://me:secret@127.0.0.1/shop", tmp_path, table="orders")
+    pd.DataFrame({"y": [1] * 150 + [2] * 50, "x": range(200)}).to_csv(tmp_path / "onetwo.csv", index=False)
+    one_two = scaffold(str(tmp_path / "onetwo.csv"), tmp_path, target="y")
+    assert "positive_class = 2: the rarer class (25.0% of rows): the one to act on? check it" in one_two.notes
+    big = pd.DataFrame({"customer_id": np.tile(np.arange(300), 3), "month": np.repeat(["2025-01-01", "2025-02-01", "2025-03-01"], 300),
+                        "x": rng.normal(size=900), "y": rng.integers(0, 2, 900)})
+    big.to_csv(tmp_path / "big.csv", index=False)                                      # sorted by month: the head is one month
+    sc = scaffold(str(tmp_path / "big.csv"), tmp_path, target="y", sample_rows=200)
+    assert "keys = customer_id, month" in sc.text and any("first 200 rows of one file" in x for x in sc.notes)

@@ -109,9 +109,10 @@ def cmd_init(a):
                             id_column=a.id_column, name=a.name, table=a.table, sample_rows=a.sample_rows)
     print(f"wrote {path}: each guess says why beside it")
     for n in sc.notes: print(f"  check: {n}")
-    at = "" if folder.resolve() == Path.cwd() else f" --project {folder}"
+    import shlex
+    at = "" if folder.resolve() == Path.cwd() else f" --project {shlex.quote(str(folder))}"
     print("next:", f"workbench{at} check", f"workbench{at} run profile",
-          f"workbench{at} contract infer {sc.source} --out {Path(folder, 'contracts', sc.source + '.json')}   # from data known to be good",
+          f"workbench{at} contract infer {sc.source} --out {shlex.quote(str(Path(folder, 'contracts', sc.source + '.json')))}   # from data known to be good",
           *([f"workbench{at} run train"] if a.target else []), sep="\n  ")
     return 0
 

@@ -37,6 +37,10 @@ def positive_label(problem: ProblemSettings, # the charter (positive_class, targ
     for v in values:
         if str(v) == str(want) or (isinstance(v, (bool, np.bool_)) and str(want).lower() in ("true", "false") and v == (str(want).lower() == "true")):
             return v
+    for v in values:   # 1 in settings.ini, 1.0 in a target that a missing value made float
+        try:
+            if not isinstance(v, (bool, np.bool_)) and float(v) == float(want): return v
+        except (TypeError, ValueError): pass
     raise ProblemError(f"[problem] positive_class={want!r} does not occur in the target {problem.target!r}; "
                        f"its values are {sorted(map(str, values))[:10]}")
 

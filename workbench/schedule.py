@@ -258,10 +258,12 @@ def _log_tail(settings: Settings, job: str, n: int=400) -> str:
 def run_record(settings: Settings, # the project's settings
                job: str, # the job
                pid: int|None, # the process that ran it
+               since: str="", # only a run started at this time (ISO, UTC) or later: a pid is reused, an old run of it is not this one
               ) -> RunRecord|None:
     "The run that process `pid` (on this host) recorded for `job`, if any."
     host = socket.gethostname()
-    return next((r for r in store(settings).list(job=job, limit=20, reap=False) if r.pid == pid and r.host == host), None)
+    return next((r for r in store(settings).list(job=job, limit=20, reap=False)
+                 if r.pid == pid and r.host == host and r.started_at >= since), None)
 
 def run_now(settings: Settings, # the project's settings
             job: str, # the job to run
@@ -274,24 +276,24 @@ def run_now(settings: Settings, # the project's settings
     if holder:
         raise WorkbenchError(f"job {job!r} is running already (pid {holder['pid']} on {holder['host']}, {holder['owner']}, "
                              f"since {holder['since'][:19]} UTC): wait for it to end")
-    proc = None
+    proc, since = None, utcnow()
     try:
         proc = _spawn(settings, job, {"WORKBENCH_TRIGGER": "run now"})
         state.hand_over(job, os.getpid(), proc.pid)
-        _wait(proc, settings, job, on_progress)
+        _wait(proc, settings, job, on_progress, since)
     finally:
         state.release(job, proc.pid if proc else os.getpid())
-    return run_record(settings, job, proc.pid)
+    return run_record(settings, job, proc.pid, since)
 
-def _wait(proc: subprocess.Popen, settings: Settings, job: str, on_progress, every: float=1.0):
-    "Wait for `job`'s process, telling `on_progress` how far its run has got every `every` seconds; a callback that fails is dropped, the wait goes on."
+def _wait(proc: subprocess.Popen, settings: Settings, job: str, on_progress, since: str, every: float=1.0):
+    "Wait for `job`'s process, telling `on_progress` how far its run (started `since` or later) has got every `every` seconds; a callback that fails is dropped, the wait goes on."
     run_id = None
     while True:
         try: return proc.wait(timeout=every)
         except subprocess.TimeoutExpired: pass
         if on_progress is None: continue
         try:
-            run_id = run_id or getattr(run_record(settings, job, proc.pid), "id", None)
+            run_id = run_id or getattr(run_record(settings, job, proc.pid, since), "id", None)
             on_progress(run_progress(settings, run_id) if run_id else None)
         except Exception as e:
             log.warning("progress of %s: %s: %s; no more progress is shown for this run", job, type(e).__name__, e)
